@@ -1,0 +1,165 @@
+from collections import defaultdict
+
+from django.db.models import Q
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from ninja import Body, Router
+from ninja.errors import HttpError
+
+from engines import cleanup, docker_gateway, health, services
+from engines.models import Engine
+from orchestrator_site.config import conf
+from streams.api.schemas import StreamState
+from streams.models import Stream
+
+from . import schemas
+
+router = Router(tags=["engines"])
+
+
+def _engine_states(engines) -> list[dict]:
+    engines = list(engines)
+    started = defaultdict(list)
+    for engine_id, stream_id in Stream.objects.started().filter(
+        engine_id__in=[engine.pk for engine in engines]
+    ).values_list("engine_id", "id"):
+        started[engine_id].append(stream_id)
+    now = timezone.now()
+    states = []
+    for engine in engines:
+        streams = started[engine.pk]
+        idle_from = engine.idle_since or engine.first_seen
+        states.append({
+            "container_id": engine.container_id,
+            "container_name": engine.container_name,
+            "host": engine.host,
+            "port": engine.port,
+            "labels": engine.labels,
+            "first_seen": engine.first_seen,
+            "last_seen": engine.last_seen,
+            "streams": streams,
+            "health_status": engine.health_status,
+            "last_health_check": engine.last_health_check,
+            "last_stream_usage": engine.last_stream_usage,
+            "forwarded": engine.forwarded,
+            "active_streams": len(streams),
+            "idle_seconds": 0.0 if streams else round((now - idle_from).total_seconds(), 1),
+            "last_health_error": engine.last_health_error,
+            "managed": engine.managed,
+            "state": engine.state,
+            "image": engine.image,
+            "container_http_port": engine.container_http_port,
+            "container_https_port": engine.container_https_port,
+            "host_https_port": engine.host_https_port,
+            "p2p_port": engine.p2p_port,
+        })
+    return states
+
+
+def _find_engine(container_id: str) -> Engine:
+    return get_object_or_404(
+        Engine.objects.listed(), Q(container_id=container_id) | Q(container_name=container_id)
+    )
+
+
+@router.post("/provision/acestream", response=schemas.ProvisionAcestreamOut)
+def provision_acestream(request, body: schemas.ProvisionAcestreamIn = Body(None)):
+    """Start an AceStream engine; answers as soon as its container runs (acexy waits 3 s)."""
+    body = body or schemas.ProvisionAcestreamIn()
+    engine = services.provision_engine(services.EngineRequest(
+        image=body.image, labels=body.labels, env=body.env, host_port=body.host_port,
+    ))
+    if body.wait_ready:
+        reason = health.wait_until_ready(engine.host, engine.port, conf().STARTUP_TIMEOUT_S)
+        health.record_result(engine, reason)
+        if reason:
+            raise HttpError(
+                504, f"engine {engine.container_name} did not answer get_status within "
+                     f"{conf().STARTUP_TIMEOUT_S} s: {reason}")
+    else:
+        health.check_soon(engine)
+    return {
+        "container_id": engine.container_id,
+        "container_name": engine.container_name,
+        "host_http_port": engine.host_http_port,
+        "container_http_port": engine.container_http_port,
+        "container_https_port": engine.container_https_port,
+    }
+
+
+@router.post("/provision", response=schemas.ProvisionGenericOut)
+def provision_generic(request, body: schemas.ProvisionGenericIn):
+    """Start a container of an allow-listed image (PROVISION_ALLOWED_IMAGES)."""
+    allowed = conf().allowed_images
+    if body.image not in allowed:
+        raise HttpError(403, f"image {body.image!r} is not in PROVISION_ALLOWED_IMAGES")
+    for port in body.ports:
+        number, _, proto = port.partition("/")
+        if not number.isdigit() or not 1 <= int(number) <= 65535 or proto not in ("tcp", "udp"):
+            raise HttpError(422, f"port {port!r} must look like 40001/tcp")
+    bind_ip = conf().PORT_BIND_IP
+    view = services.provision_generic(
+        image=body.image, env=body.env, labels=body.labels,
+        published={port: (bind_ip, host) for port, host in body.ports.items()},
+        name_prefix=body.name_prefix,
+    )
+    return {"container_id": view.id, "container_name": view.name}
+
+
+@router.get("/engines", response=list[schemas.EngineState])
+def list_engines(request):
+    return _engine_states(Engine.objects.listed())
+
+
+@router.get("/engines/{container_id}")
+def get_engine(request, container_id: str):
+    engine = _find_engine(container_id)
+    streams = Stream.objects.filter(engine=engine).order_by("-started_at")
+    return {
+        "engine": schemas.EngineState(**_engine_states([engine])[0]).model_dump(),
+        "streams": [StreamState.from_orm(stream).model_dump() for stream in streams],
+    }
+
+
+@router.delete("/containers/{container_id}", response=schemas.DeletedOut)
+def delete_container(request, container_id: str):
+    engine = Engine.objects.filter(
+        Q(container_id=container_id) | Q(container_name=container_id)).first()
+    if engine is not None:
+        services.delete_engine(engine)
+        return {"deleted": engine.container_id or container_id}
+    view = docker_gateway.get_container(container_id)
+    if view is None or not services.is_ours(view):
+        raise HttpError(404, f"no container {container_id!r} managed by this orchestrator")
+    docker_gateway.remove_container(view.id)
+    return {"deleted": view.id}
+
+
+@router.get("/containers/{container_id}", response=schemas.ContainerOut)
+def get_container(request, container_id: str):
+    view = docker_gateway.get_container(container_id)
+    if view is None or not services.is_ours(view):
+        raise HttpError(404, f"no container {container_id!r} managed by this orchestrator")
+    return view.as_api()
+
+
+@router.get("/by-label", response=list[schemas.ContainerOut])
+def by_label(request, key: str, value: str):
+    return [
+        view.as_api()
+        for view in docker_gateway.list_containers(conf().CONTAINER_LABEL)
+        if view.labels.get(key) == value
+    ]
+
+
+@router.post("/scale/{demand}", response=schemas.ScaledOut)
+def scale(request, demand: int):
+    if demand < 0:
+        raise HttpError(422, "demand must be 0 or more")
+    return {"scaled_to": services.scale_to(demand)}
+
+
+@router.post("/gc", response=schemas.StatusOut)
+def garbage_collect(request):
+    cleanup.run_cleanup()
+    return {"status": "ok"}

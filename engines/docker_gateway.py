@@ -1,0 +1,281 @@
+"""The one module that talks to Docker. Everything else asks it in the project's own terms.
+
+Every call raises `DockerUnavailable` when the daemon cannot be reached, so callers (and the API's
+exception handler, which answers 503) have a single failure to deal with.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import docker
+import docker.errors
+import requests.exceptions
+
+from orchestrator_site.config import conf
+
+log = logging.getLogger(__name__)
+
+
+class DockerError(Exception):
+    """Base of the gateway's errors; `str()` is a sentence fit for an API answer."""
+
+
+class DockerUnavailable(DockerError):
+    pass
+
+
+class ImageUnavailable(DockerError):
+    pass
+
+
+class NameConflict(DockerError):
+    pass
+
+
+class PortInUse(DockerError):
+    def __init__(self, message: str, port: int | None):
+        super().__init__(message)
+        self.port = port
+
+
+class ContainerStartFailed(DockerError):
+    pass
+
+
+@dataclass(frozen=True)
+class ContainerView:
+    """What the orchestrator needs to know of one container, read from its inspect data."""
+
+    id: str
+    name: str
+    image: str
+    created: str
+    status: str
+    labels: dict[str, str]
+    ports: dict[str, list[dict[str, str]]]
+    network_mode: str = ""
+    exit_code: int | None = None
+    started_at: str = ""
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def running(self) -> bool:
+        return self.status == "running"
+
+    @property
+    def restarting(self) -> bool:
+        return self.status == "restarting"
+
+    def as_api(self) -> dict:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "image": self.image,
+            "created": self.created,
+            "status": self.status,
+            "labels": self.labels,
+            "ports": self.ports,
+        }
+
+
+_client: docker.DockerClient | None = None
+_client_lock = threading.Lock()
+_CONNECTION_ERRORS = (
+    requests.exceptions.ConnectionError,
+    requests.exceptions.Timeout,
+    ConnectionError,
+    FileNotFoundError,
+)
+_PORT_IN_USE = re.compile(
+    r"(?:port is already allocated|address already in use|bind for [\d.:\[\]]*?:(\d+) failed)",
+    re.IGNORECASE,
+)
+_PORT_NUMBER = re.compile(r":(\d+)(?:\s|:|$| failed)")
+
+
+def client() -> docker.DockerClient:
+    """The shared client, created on first use: creating it asks the daemon its API version,
+    so it must not happen at import time or while Docker is down."""
+    global _client
+    with _client_lock:
+        if _client is None:
+            try:
+                _client = docker.from_env(timeout=conf().DOCKER_TIMEOUT_S, max_pool_size=64)
+            except docker.errors.DockerException as exc:
+                raise DockerUnavailable(f"Docker unavailable: {exc}") from exc
+        return _client
+
+
+def _call(fn, *args, **kwargs):
+    try:
+        return fn(*args, **kwargs)
+    except _CONNECTION_ERRORS as exc:
+        raise DockerUnavailable(f"Docker unavailable: {exc.__class__.__name__}") from exc
+    except docker.errors.APIError as exc:
+        if exc.status_code is not None and exc.status_code >= 500 and _is_daemon_gone(exc):
+            raise DockerUnavailable(f"Docker unavailable: {exc.explanation}") from exc
+        raise
+
+
+def _is_daemon_gone(exc: docker.errors.APIError) -> bool:
+    text = str(exc.explanation or "").lower()
+    return "connection refused" in text or "cannot connect to the docker daemon" in text
+
+
+def ping() -> bool:
+    try:
+        return bool(_call(client().ping))
+    except DockerError:
+        return False
+
+
+def _view(container) -> ContainerView:
+    attrs = container.attrs
+    state = attrs.get("State", {})
+    config = attrs.get("Config", {})
+    bound = {
+        port: bindings
+        for port, bindings in (attrs.get("NetworkSettings", {}).get("Ports") or {}).items()
+        if bindings
+    }
+    env = dict(item.split("=", 1) for item in config.get("Env") or [] if "=" in item)
+    return ContainerView(
+        id=container.id,
+        name=attrs.get("Name", "").lstrip("/"),
+        image=config.get("Image", ""),
+        created=attrs.get("Created", ""),
+        status=state.get("Status", "unknown"),
+        labels=config.get("Labels") or {},
+        ports=bound,
+        network_mode=attrs.get("HostConfig", {}).get("NetworkMode", ""),
+        exit_code=state.get("ExitCode"),
+        started_at=state.get("StartedAt", ""),
+        env=env,
+    )
+
+
+def get_container(ref: str) -> ContainerView | None:
+    """By id, id prefix or name; None when Docker has no such container."""
+    try:
+        return _view(_call(client().containers.get, ref))
+    except docker.errors.NotFound:
+        return None
+    except docker.errors.APIError as exc:
+        if exc.status_code == 400:  # an id Docker cannot parse is simply not a container
+            return None
+        raise
+
+
+def list_containers(label: str) -> list[ContainerView]:
+    """Every container carrying the label (`key=value`), running or not."""
+    found = _call(client().containers.list, all=True, filters={"label": label})
+    return [_view(container) for container in found]
+
+
+def ensure_image(image: str) -> None:
+    """Pull the image unless Docker already has it; raise `ImageUnavailable` when neither works."""
+    try:
+        _call(client().images.get, image)
+        return
+    except docker.errors.ImageNotFound:
+        pass
+    except docker.errors.APIError as exc:
+        raise ImageUnavailable(f"image {image!r} is not valid: {exc.explanation}") from exc
+    try:
+        _call(client().images.pull, image)
+    except docker.errors.APIError as exc:
+        raise ImageUnavailable(
+            f"image {image!r} is not available locally and could not be pulled: {exc.explanation}"
+        ) from exc
+
+
+def run_container(
+    *,
+    image: str,
+    name: str,
+    env: dict[str, str],
+    labels: dict[str, str],
+    ports: dict[str, tuple[str, int] | int],
+    network_mode: str | None = None,
+    network: str | None = None,
+    restart: bool = True,
+) -> ContainerView:
+    """Create and start a container; on any failure nothing is left behind."""
+    options = {
+        "image": image,
+        "name": name,
+        "environment": env,
+        "labels": labels,
+        "detach": True,
+        "restart_policy": {"Name": "unless-stopped"} if restart else None,
+    }
+    if network_mode:
+        options["network_mode"] = network_mode
+    else:
+        options["ports"] = ports
+        if network:
+            options["network"] = network
+    docker_client = client()
+    try:
+        container = _call(docker_client.containers.create, **options)
+    except docker.errors.ImageNotFound as exc:
+        raise ImageUnavailable(f"image {image!r} is not available: {exc.explanation}") from exc
+    except docker.errors.APIError as exc:
+        if exc.status_code == 409:
+            raise NameConflict(f"a container named {name!r} already exists") from exc
+        raise ContainerStartFailed(f"Docker refused to create {name!r}: {exc.explanation}") from exc
+    try:
+        _call(container.start)
+        container.reload()
+    except (docker.errors.APIError, DockerUnavailable) as exc:
+        _remove_quietly(container.id)
+        if isinstance(exc, DockerUnavailable):
+            raise
+        explanation = str(exc.explanation or exc)
+        if _PORT_IN_USE.search(explanation):
+            number = _PORT_NUMBER.search(explanation)
+            raise PortInUse(
+                f"a host port of {name!r} is already in use: {explanation}",
+                int(number.group(1)) if number else None,
+            ) from exc
+        raise ContainerStartFailed(f"Docker could not start {name!r}: {explanation}") from exc
+    return _view(container)
+
+
+def _remove_quietly(ref: str) -> None:
+    try:
+        remove_container(ref)
+    except DockerError:
+        log.warning("could not remove failed container %s", ref, exc_info=True)
+
+
+def remove_container(ref: str, stop_timeout: int = 3) -> bool:
+    """Stop and remove; False when the container was already gone."""
+    try:
+        container = _call(client().containers.get, ref)
+        if container.status in ("running", "restarting", "paused"):
+            _call(container.stop, timeout=stop_timeout)
+        _call(container.remove, force=True)
+        return True
+    except docker.errors.NotFound:
+        return False
+    except docker.errors.APIError as exc:
+        if exc.status_code == 409 and "in progress" in str(exc.explanation):
+            return True  # Docker is already removing it
+        raise
+
+
+def event_stream(since: datetime | None, label: str):
+    """Container events of our label, from `since` on; the caller closes the stream.
+    Docker ends this stream silently when the daemon restarts."""
+    return _call(
+        client().events,
+        since=since,
+        decode=True,
+        filters={"type": "container", "label": label},
+    )

@@ -1,0 +1,98 @@
+from django.db import models
+from django.utils import timezone
+
+
+class Health(models.TextChoices):
+    HEALTHY = "healthy"
+    UNHEALTHY = "unhealthy"
+    UNKNOWN = "unknown"
+
+
+class State(models.TextChoices):
+    STARTING = "starting"  # reserved in the database, container not created yet
+    RUNNING = "running"
+    EXITED = "exited"  # Docker reported it dead; it may come back through its restart policy
+
+
+class EngineQuerySet(models.QuerySet):
+    def listed(self):
+        """Engines a proxy may see: created in Docker (or reported by a proxy, for external ones)."""
+        return self.exclude(state=State.STARTING)
+
+    def managed(self):
+        return self.filter(managed=True)
+
+
+class Engine(models.Model):
+    container_id = models.CharField(max_length=128, unique=True, null=True, blank=True)
+    container_name = models.CharField(max_length=128, unique=True)
+    image = models.CharField(max_length=512, blank=True, default="")
+    host = models.CharField(max_length=255)
+    host_http_port = models.PositiveIntegerField(null=True, blank=True)
+    host_https_port = models.PositiveIntegerField(null=True, blank=True)
+    container_http_port = models.PositiveIntegerField(null=True, blank=True)
+    container_https_port = models.PositiveIntegerField(null=True, blank=True)
+    p2p_port = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The VPN's forwarded port, when this engine holds it."
+    )
+    network_parent_id = models.CharField(
+        max_length=128, blank=True, default="",
+        help_text="Id of the container whose network namespace this engine joined (Gluetun).",
+    )
+    labels = models.JSONField(default=dict, blank=True)
+    managed = models.BooleanField(default=True)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.STARTING)
+    first_seen = models.DateTimeField(default=timezone.now)
+    last_seen = models.DateTimeField(default=timezone.now)
+    health_status = models.CharField(max_length=16, choices=Health.choices, default=Health.UNKNOWN)
+    last_health_check = models.DateTimeField(null=True, blank=True)
+    last_health_error = models.CharField(max_length=500, blank=True, default="")
+    health_failures = models.PositiveIntegerField(default=0)
+    last_stream_usage = models.DateTimeField(null=True, blank=True)
+    idle_since = models.DateTimeField(
+        null=True, blank=True,
+        help_text="Since when the engine has had no started stream: the cleanup grace clock.",
+    )
+
+    objects = EngineQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["container_name"]
+        indexes = [models.Index(fields=["managed", "state"]), models.Index(fields=["host_http_port"])]
+
+    def __str__(self):
+        return self.container_name
+
+    @property
+    def port(self) -> int | None:
+        return self.host_http_port
+
+    @property
+    def forwarded(self) -> bool:
+        return self.p2p_port is not None
+
+    @property
+    def usable(self) -> bool:
+        return self.state == State.RUNNING and self.health_status != Health.UNHEALTHY
+
+
+class PortReservation(models.Model):
+    """One row per port handed out. The unique port column is what makes concurrent provisions
+    safe: two transactions can never both hold the same port."""
+
+    class Purpose(models.TextChoices):
+        HOST_HTTP = "host_http"
+        HOST_HTTPS = "host_https"
+        CONTAINER_HTTPS = "container_https"
+        BLOCKED = "blocked"  # Docker said the host already uses it; skipped until blocked_until
+
+    port = models.PositiveIntegerField(unique=True)
+    purpose = models.CharField(max_length=20, choices=Purpose.choices)
+    engine = models.ForeignKey(
+        Engine, null=True, blank=True, on_delete=models.CASCADE, related_name="ports"
+    )
+    blocked_until = models.DateTimeField(null=True, blank=True)
+    created = models.DateTimeField(default=timezone.now)
+
+    def __str__(self):
+        return f"{self.port} ({self.purpose})"

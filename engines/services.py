@@ -1,0 +1,386 @@
+"""Engine lifecycle: provision, delete, adopt, reconcile, scale.
+
+Transactions stay short and never span a Docker call: a reservation is committed first, the
+container is started outside any transaction, and the record is then completed or rolled back.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from orchestrator_site.config import conf
+from orchestrator_site.models import Counter
+from orchestrator_site.notify import notify
+from vpn.tunnel import placement
+
+from . import docker_gateway, ports
+from .models import Engine, Health, PortReservation, State
+from .signals import engine_gone
+
+log = logging.getLogger(__name__)
+
+# A reservation whose provision never finished (the process died mid-start) is dropped after this.
+STALE_RESERVATION_S = 120
+_CONF_PORT = re.compile(r"^--(http|https)-port=(\d+)\s*$", re.MULTILINE)
+
+
+class AtCapacity(Exception):
+    pass
+
+
+class ProvisionConflict(Exception):
+    pass
+
+
+@dataclass
+class EngineRequest:
+    image: str | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+    host_port: int | None = None
+
+
+def _conf_ports(env: dict[str, str]) -> dict[str, int]:
+    """The `--http-port=`/`--https-port=` lines of a CONF the caller supplied."""
+    return {kind: int(port) for kind, port in _CONF_PORT.findall(env.get("CONF", ""))}
+
+
+def _next_name(skip: set[str]) -> str:
+    prefix = conf().ENGINE_NAME_PREFIX
+    used = set(Engine.objects.filter(container_name__startswith=f"{prefix}-")
+               .values_list("container_name", flat=True)) | skip
+    number = 1
+    while f"{prefix}-{number}" in used:
+        number += 1
+    return f"{prefix}-{number}"
+
+
+def _reserve(request: EngineRequest, skip_names: set[str], where) -> Engine:
+    """Within one write transaction: check the cap, pick a name and ports, record the engine."""
+    cfg = conf()
+    with transaction.atomic():
+        if Engine.objects.managed().count() >= cfg.replica_cap:
+            raise AtCapacity(
+                f"maximum number of engines reached ({cfg.replica_cap}); "
+                "delete or scale down engines first"
+            )
+        engine = Engine.objects.create(
+            container_name=_next_name(skip_names),
+            image=request.image or cfg.TARGET_IMAGE,
+            host=cfg.ENGINE_HOST,
+            managed=True,
+            state=State.STARTING,
+            network_parent_id=where.parent_id if where else "",
+        )
+        given = _conf_ports(request.env)
+        try:
+            http_range = cfg.PORT_RANGE_HOST
+            if request.host_port is not None:
+                engine.host_http_port = ports.reserve(
+                    engine, request.host_port, PortReservation.Purpose.HOST_HTTP)
+            else:
+                engine.host_http_port = ports.reserve_free(
+                    engine, http_range, PortReservation.Purpose.HOST_HTTP)
+            engine.container_http_port = given.get("http", engine.host_http_port)
+            if engine.container_http_port != engine.host_http_port:
+                ports.reserve(engine, engine.container_http_port,
+                              PortReservation.Purpose.CONTAINER_HTTPS)
+            # Behind the VPN both ports are published on Gluetun, so both come from its range.
+            https_range = http_range if where else cfg.ACE_HTTPS_RANGE
+            if "https" in given:
+                engine.container_https_port = ports.reserve(
+                    engine, given["https"], PortReservation.Purpose.CONTAINER_HTTPS)
+            else:
+                engine.container_https_port = ports.reserve_free(
+                    engine, https_range, PortReservation.Purpose.CONTAINER_HTTPS)
+            if where or cfg.ACE_MAP_HTTPS:
+                engine.host_https_port = engine.container_https_port
+        except ports.PortTaken as exc:
+            raise ProvisionConflict(str(exc)) from None
+        except ports.PortsExhausted as exc:
+            raise AtCapacity(str(exc)) from None
+        if where and where.forwarded_port and not Engine.objects.filter(
+            p2p_port=where.forwarded_port
+        ).exists():
+            engine.p2p_port = where.forwarded_port
+        engine.save()
+    return engine
+
+
+def _container_spec(engine: Engine, request: EngineRequest) -> tuple[dict, dict]:
+    cfg = conf()
+    env = dict(request.env)
+    env.setdefault(
+        "CONF",
+        f"--http-port={engine.container_http_port}\n"
+        f"--https-port={engine.container_https_port}\n--bind-all",
+    )
+    env.update({
+        "HTTP_PORT": str(engine.container_http_port),
+        "HTTPS_PORT": str(engine.container_https_port),
+        "BIND_ALL": "true",
+    })
+    if engine.p2p_port:
+        env["P2P_PORT"] = str(engine.p2p_port)
+    labels = dict(request.labels)
+    labels.update({
+        cfg.label_key: cfg.label_value,
+        "acestream.http_port": str(engine.container_http_port),
+        "acestream.https_port": str(engine.container_https_port),
+        "host.http_port": str(engine.host_http_port),
+    })
+    if engine.host_https_port:
+        labels["host.https_port"] = str(engine.host_https_port)
+    if engine.p2p_port:
+        labels["acestream.p2p_port"] = str(engine.p2p_port)
+    return env, labels
+
+
+def _published_ports(engine: Engine) -> dict:
+    bind_ip = conf().PORT_BIND_IP
+    published = {f"{engine.container_http_port}/tcp": (bind_ip, engine.host_http_port)}
+    if engine.host_https_port:
+        published[f"{engine.container_https_port}/tcp"] = (bind_ip, engine.host_https_port)
+    return published
+
+
+def _release(engine: Engine) -> None:
+    Engine.objects.filter(pk=engine.pk).delete()
+
+
+def provision_engine(request: EngineRequest | None = None) -> Engine:
+    """Start one engine and return its record as soon as Docker reports the container running."""
+    request = request or EngineRequest()
+    image = request.image or conf().TARGET_IMAGE
+    where = placement()
+    docker_gateway.ensure_image(image)
+    skip_names: set[str] = set()
+    for _attempt in range(8):
+        engine = _reserve(request, skip_names, where)
+        env, labels = _container_spec(engine, request)
+        try:
+            view = docker_gateway.run_container(
+                image=engine.image,
+                name=engine.container_name,
+                env=env,
+                labels=labels,
+                ports=_published_ports(engine),
+                network_mode=where.network_mode if where else None,
+                network=conf().DOCKER_NETWORK,
+            )
+        except docker_gateway.NameConflict:
+            _release(engine)
+            skip_names.add(engine.container_name)
+            continue
+        except docker_gateway.PortInUse as exc:
+            _release(engine)
+            if exc.port is None or request.host_port is not None:
+                Counter.add("orch_provision_failures_total", reason="port_in_use")
+                raise ProvisionConflict(str(exc)) from None
+            ports.block(exc.port)
+            continue
+        except Exception as exc:
+            _release(engine)
+            Counter.add("orch_provision_failures_total", reason=_failure_reason(exc))
+            raise
+        _mark_started(engine, view)
+        Counter.add("orch_provision_total", kind="acestream")
+        notify("engine", action="added", engine=engine.container_name)
+        return engine
+    raise ProvisionConflict("no free name or port after several attempts")
+
+
+def _failure_reason(exc: Exception) -> str:
+    return {
+        docker_gateway.DockerUnavailable: "docker_unavailable",
+        docker_gateway.ImageUnavailable: "image_unavailable",
+    }.get(type(exc), "start_failed")
+
+
+def _mark_started(engine: Engine, view: docker_gateway.ContainerView) -> None:
+    now = timezone.now()
+    engine.container_id = view.id
+    engine.state = State.RUNNING if view.running else State.EXITED
+    engine.labels = view.labels
+    engine.first_seen = engine.last_seen = now
+    engine.idle_since = now
+    engine.save()
+
+
+GENERIC_LABEL = "orchestrator.generic"
+
+
+def is_ours(view: docker_gateway.ContainerView) -> bool:
+    """An engine of this orchestrator, or a container it started through `POST /provision`."""
+    cfg = conf()
+    return (view.labels.get(cfg.label_key) == cfg.label_value
+            or view.labels.get(GENERIC_LABEL) == cfg.CONTAINER_LABEL)
+
+
+def provision_generic(image: str, env: dict, labels: dict, published: dict,
+                      name_prefix: str) -> docker_gateway.ContainerView:
+    """`POST /provision`: an allow-listed image, outside the engine fleet."""
+    labels = {**labels, GENERIC_LABEL: conf().CONTAINER_LABEL}
+    labels.pop(conf().label_key, None)
+    docker_gateway.ensure_image(image)
+    for number in range(1, 1000):
+        name = f"{name_prefix}-{number}"
+        if docker_gateway.get_container(name) is not None:
+            continue
+        try:
+            view = docker_gateway.run_container(
+                image=image, name=name, env=env, labels=labels, ports=published,
+                network=conf().DOCKER_NETWORK,
+            )
+        except docker_gateway.NameConflict:
+            continue
+        Counter.add("orch_provision_total", kind="generic")
+        return view
+    raise ProvisionConflict(f"no free container name with prefix {name_prefix!r}")
+
+
+def delete_engine(engine: Engine, reason: str = "engine_deleted") -> None:
+    """Stop and remove the container, then forget the engine and free its ports."""
+    if engine.container_id and engine.managed:
+        docker_gateway.remove_container(engine.container_id)
+    forget_engine(engine, reason)
+
+
+def forget_engine(engine: Engine, reason: str) -> None:
+    engine_gone.send(sender=Engine, engine=engine, reason=reason)
+    Engine.objects.filter(pk=engine.pk).delete()
+    notify("engine", action="removed", engine=engine.container_name)
+
+
+def _ports_from_labels(labels: dict[str, str]) -> dict[str, int | None]:
+    def number(key):
+        try:
+            return int(labels[key])
+        except (KeyError, ValueError):
+            return None
+
+    return {
+        "host_http_port": number("host.http_port"),
+        "host_https_port": number("host.https_port"),
+        "container_http_port": number("acestream.http_port"),
+        "container_https_port": number("acestream.https_port"),
+        "p2p_port": number("acestream.p2p_port"),
+    }
+
+
+def adopt(view: docker_gateway.ContainerView) -> Engine:
+    """Take over a container with our label that the database does not know (after a restart,
+    or started by hand): its ports come from its labels and are reserved again."""
+    found = _ports_from_labels(view.labels)
+    parent = view.network_mode.removeprefix("container:") if view.network_mode.startswith(
+        "container:") else ""
+    with transaction.atomic():
+        engine = Engine.objects.create(
+            container_id=view.id,
+            container_name=view.name,
+            image=view.image,
+            host=conf().ENGINE_HOST,
+            labels=view.labels,
+            managed=True,
+            state=State.RUNNING if view.running else State.EXITED,
+            network_parent_id=parent,
+            idle_since=timezone.now(),
+            **found,
+        )
+        wanted = {}
+        if found["host_http_port"]:
+            wanted[found["host_http_port"]] = PortReservation.Purpose.HOST_HTTP
+        if found["container_https_port"]:
+            wanted[found["container_https_port"]] = PortReservation.Purpose.CONTAINER_HTTPS
+        conflicts = ports.reclaim(engine, wanted)
+    if conflicts:
+        log.warning("adopted %s but ports %s are reserved by another engine", view.name, conflicts)
+    log.info("adopted engine %s (%s)", view.name, view.id[:12])
+    notify("engine", action="added", engine=view.name)
+    return engine
+
+
+def _apply_view(engine: Engine, view: docker_gateway.ContainerView) -> None:
+    state = State.RUNNING if view.running else State.EXITED
+    changes = {"last_seen": timezone.now()}
+    if engine.state != state:
+        changes["state"] = state
+        if state == State.RUNNING:
+            changes.update(health_status=Health.UNKNOWN, health_failures=0)
+    Engine.objects.filter(pk=engine.pk).update(**changes)
+
+
+def sync_with_docker() -> dict[str, int]:
+    """Make the records match Docker: adopt unknown managed containers, update states, forget
+    records whose containers are gone, remove dead ones Docker will not restart."""
+    cfg = conf()
+    views = {view.id: view for view in docker_gateway.list_containers(cfg.CONTAINER_LABEL)}
+    known = {engine.container_id: engine for engine in Engine.objects.managed()
+             if engine.container_id}
+    starting_names = set(
+        Engine.objects.filter(state=State.STARTING).values_list("container_name", flat=True)
+    )
+    summary = {"adopted": 0, "forgotten": 0, "removed_dead": 0}
+    for container_id, view in views.items():
+        engine = known.get(container_id)
+        if engine is not None:
+            _apply_view(engine, view)
+        elif view.name not in starting_names:
+            try:
+                adopt(view)
+                summary["adopted"] += 1
+            except IntegrityError:
+                log.warning("could not adopt %s: a record with that name exists", view.name)
+    for container_id, engine in known.items():
+        if container_id not in views:
+            forget_engine(engine, "engine_died")
+            summary["forgotten"] += 1
+        elif views[container_id].status in ("exited", "dead", "created"):
+            delete_engine(engine, "engine_died")
+            summary["removed_dead"] += 1
+    stale = timezone.now() - timedelta(seconds=STALE_RESERVATION_S)
+    Engine.objects.filter(state=State.STARTING, first_seen__lt=stale).delete()
+    return summary
+
+
+def running_engines():
+    return Engine.objects.managed().filter(state=State.RUNNING)
+
+
+def idle_engines():
+    """Managed engines with no started stream, longest idle first."""
+    return Engine.objects.managed().exclude(streams__status="started").order_by(
+        "last_stream_usage", "first_seen"
+    )
+
+
+def scale_to(demand: int) -> int:
+    """Provision or remove engines toward `demand`, clamped to the replica bounds; engines with a
+    started stream are never removed."""
+    cfg = conf()
+    target = max(cfg.MIN_REPLICAS, min(demand, cfg.replica_cap))
+    current = Engine.objects.managed().exclude(state=State.STARTING).count()
+    for _ in range(target - current):
+        provision_engine()
+    if current > target:
+        for engine in list(idle_engines()[: current - target]):
+            delete_engine(engine, "scaled_down")
+    return target
+
+
+def reconcile() -> dict[str, int]:
+    """One pass of the control loop: observe Docker, then restore the replica target."""
+    summary = sync_with_docker()
+    cfg = conf()
+    running = running_engines().count()
+    summary["provisioned"] = 0
+    for _ in range(max(0, cfg.MIN_REPLICAS - running)):
+        provision_engine()
+        summary["provisioned"] += 1
+    return summary

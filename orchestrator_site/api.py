@@ -1,0 +1,47 @@
+"""The proxy-facing API (wire-compatible with the original orchestrator; see shared/SPEC.md)."""
+
+from django.core.exceptions import RequestDataTooBig
+from ninja import NinjaAPI
+
+from engines import docker_gateway
+from engines.api.router import router as engines_router
+from engines.services import AtCapacity, ProvisionConflict
+from streams.api.router import router as streams_router
+from vpn.api.router import router as vpn_router
+from vpn.tunnel import TunnelDown
+
+from .auth import api_key_or_staff
+
+api = NinjaAPI(
+    title="AceStream Orchestrator",
+    version="1.0",
+    description="Runs AceStream engines as Docker containers for streaming proxies such as acexy.",
+    auth=api_key_or_staff,
+    docs_url="/docs",
+    openapi_url="/openapi.json",
+    urls_namespace="api",
+)
+api.add_router("", engines_router)
+api.add_router("", streams_router)
+api.add_router("", vpn_router)
+
+
+def _detail(status: int):
+    def handler(request, exc):
+        return api.create_response(request, {"detail": str(exc)}, status=status)
+
+    return handler
+
+
+for exc_class, status in (
+    (docker_gateway.DockerUnavailable, 503),
+    (AtCapacity, 503),
+    (TunnelDown, 503),
+    (docker_gateway.ImageUnavailable, 422),
+    (ProvisionConflict, 409),
+    (docker_gateway.NameConflict, 409),
+    (docker_gateway.PortInUse, 409),
+    (docker_gateway.ContainerStartFailed, 502),
+    (RequestDataTooBig, 413),
+):
+    api.add_exception_handler(exc_class, _detail(status))

@@ -1,0 +1,71 @@
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from orchestrator_site.config import conf
+
+# django-q2's cluster may ignore SIGTERM for a while; after this it is killed.
+STOP_GRACE_S = 10
+
+
+class Command(BaseCommand):
+    help = "Migrate, then run the whole orchestrator: web (daphne), worker (django-q2) and watcher."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default="0.0.0.0")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--no-migrate", action="store_true")
+
+    def handle(self, *args, host, port, no_migrate, **options):
+        if not no_migrate:
+            call_command("migrate", interactive=False, verbosity=0)
+            if "channels" in settings.DATABASES:
+                call_command("migrate", database="channels", interactive=False, verbosity=0)
+        call_command("setupfleet")
+        if not conf().API_KEY:
+            self.stdout.write(self.style.WARNING(
+                "API_KEY is not set: anyone who can reach this port controls your engines"))
+        python = sys.executable
+        manage = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+            os.path.dirname(os.path.abspath(__file__))))), "manage.py")
+        commands = {
+            "web": [python, "-m", "daphne", "-b", host, "-p", str(port),
+                    "orchestrator_site.asgi:application"],
+            "worker": [python, manage, "qcluster"],
+            "watch": [python, manage, "watch"],
+        }
+        children = {name: subprocess.Popen(argv) for name, argv in commands.items()}
+        self.stdout.write(f"orchestrator on http://{host}:{port} (pids: " + ", ".join(
+            f"{name} {child.pid}" for name, child in children.items()) + ")")
+        stopping = False
+
+        def stop(*_):
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        while not stopping and all(child.poll() is None for child in children.values()):
+            time.sleep(0.5)
+        for name, child in children.items():
+            if child.poll() is not None and not stopping:
+                self.stderr.write(f"{name} exited with code {child.returncode}; stopping")
+        self._stop(children)
+
+    def _stop(self, children):
+        for child in children.values():
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE_S
+        for child in children.values():
+            try:
+                child.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()

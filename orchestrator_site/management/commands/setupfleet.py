@@ -1,0 +1,14 @@
+from django.core.management.base import BaseCommand
+
+from orchestrator_site.bootstrap import ensure_admin
+from orchestrator_site.schedules import ensure_schedules
+
+
+class Command(BaseCommand):
+    help = "First-start setup after migrate: the initial admin account and the worker's schedules."
+
+    def handle(self, *args, **options):
+        message = ensure_admin()
+        if message:
+            self.stdout.write(message)
+        self.stdout.write("schedules: " + ", ".join(ensure_schedules()))

@@ -1,0 +1,93 @@
+"""Cross-cutting state that every process shares through the database."""
+
+from datetime import timedelta
+
+from django.db import models, transaction
+from django.db.models import F
+from django.utils import timezone
+
+
+class Counter(models.Model):
+    """A monotonic counter kept in the database, so web and worker add to one figure and a
+    restart does not reset it (django-prometheus has no multi-process mode)."""
+
+    name = models.CharField(max_length=100)
+    labels = models.CharField(max_length=200, blank=True, default="")
+    value = models.FloatField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["name", "labels"], name="counter_name_labels")]
+
+    def __str__(self):
+        return f"{self.name}{{{self.labels}}}={self.value}"
+
+    @classmethod
+    def add(cls, name: str, amount: float = 1, **labels: str) -> None:
+        key = ",".join(f"{k}={labels[k]}" for k in sorted(labels))
+        updated = cls.objects.filter(name=name, labels=key).update(value=F("value") + amount)
+        if not updated:
+            with transaction.atomic():
+                counter, created = cls.objects.get_or_create(
+                    name=name, labels=key, defaults={"value": amount}
+                )
+                if not created:
+                    cls.objects.filter(pk=counter.pk).update(value=F("value") + amount)
+
+    @classmethod
+    def read(cls, name: str) -> dict[str, float]:
+        return dict(cls.objects.filter(name=name).values_list("labels", "value"))
+
+
+class JobRun(models.Model):
+    """When each background job last ran and last succeeded: /health and /metrics read it."""
+
+    name = models.CharField(max_length=64, primary_key=True)
+    last_started = models.DateTimeField(null=True)
+    last_success = models.DateTimeField(null=True)
+    last_duration_s = models.FloatField(null=True)
+    last_error = models.TextField(blank=True, default="")
+
+    def __str__(self):
+        return self.name
+
+    @classmethod
+    def record(cls, name: str, started, error: str = "") -> None:
+        now = timezone.now()
+        values = {
+            "last_started": started,
+            "last_duration_s": (now - started).total_seconds(),
+            "last_error": error[:2000],
+        }
+        if not error:
+            values["last_success"] = now
+        cls.objects.update_or_create(name=name, defaults=values)
+
+
+class Lease(models.Model):
+    """A named lock with an expiry, so two processes never run the same loop at once and a
+    crashed holder is replaced once its lease runs out."""
+
+    name = models.CharField(max_length=64, primary_key=True)
+    holder = models.CharField(max_length=128)
+    expires_at = models.DateTimeField()
+
+    def __str__(self):
+        return f"{self.name} held by {self.holder}"
+
+    @classmethod
+    def acquire(cls, name: str, holder: str, seconds: float) -> bool:
+        now = timezone.now()
+        expires = now + timedelta(seconds=seconds)
+        with transaction.atomic():
+            lease = cls.objects.filter(name=name).first()
+            if lease is None:
+                cls.objects.create(name=name, holder=holder, expires_at=expires)
+                return True
+            if lease.holder == holder or lease.expires_at < now:
+                cls.objects.filter(name=name).update(holder=holder, expires_at=expires)
+                return True
+            return False
+
+    @classmethod
+    def release(cls, name: str, holder: str) -> None:
+        cls.objects.filter(name=name, holder=holder).delete()

@@ -1,0 +1,183 @@
+"""Django settings. Every value an operator may change comes from `config.load_config`."""
+
+import secrets
+
+import dj_database_url
+
+from .config import BASE_DIR, ConfigError, load_config
+
+try:
+    ORCH = load_config()
+except ConfigError as exc:
+    raise SystemExit(f"configuration error: {exc}") from None
+
+DATA_DIR = ORCH.DATA_DIR
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def _secret_key() -> str:
+    """A stable key kept in the data folder, so sessions survive restarts without configuration."""
+    if ORCH.SECRET_KEY:
+        return ORCH.SECRET_KEY
+    path = DATA_DIR / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+DEBUG = ORCH.DEBUG
+ALLOWED_HOSTS = list(ORCH.ALLOWED_HOSTS)
+CSRF_TRUSTED_ORIGINS = list(ORCH.CSRF_TRUSTED_ORIGINS)
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_prometheus",
+    "django_q",
+    "channels",
+    "orchestrator_site",
+    "engines",
+    "streams",
+    "vpn",
+    "panel",
+]
+
+MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "orchestrator_site.middleware.body_size_limit",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+]
+
+ROOT_URLCONF = "orchestrator_site.urls"
+ASGI_APPLICATION = "orchestrator_site.asgi.application"
+WSGI_APPLICATION = "orchestrator_site.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# SQLite: WAL lets readers run beside the writer; IMMEDIATE takes the write lock at BEGIN, so two
+# processes never deadlock upgrading read locks ("database is locked"); the timeout waits it out.
+_SQLITE_OPTIONS = {
+    "transaction_mode": "IMMEDIATE",
+    "timeout": 20,
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+}
+
+if ORCH.DATABASE_URL:
+    DATABASES = {"default": dj_database_url.parse(ORCH.DATABASE_URL, conn_max_age=60)}
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": DATA_DIR / "orchestrator.sqlite3",
+            "OPTIONS": _SQLITE_OPTIONS,
+            "TEST": {"NAME": DATA_DIR / "test-orchestrator.sqlite3"},
+        }
+    }
+
+if ORCH.REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [ORCH.REDIS_URL]},
+        }
+    }
+else:
+    # A database of its own keeps the layer's polling away from the fleet's write lock.
+    INSTALLED_APPS.append("channels_lite")
+    DATABASES["channels"] = {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": DATA_DIR / "channels.sqlite3",
+        "OPTIONS": _SQLITE_OPTIONS,
+        "TEST": {"NAME": DATA_DIR / "test-channels.sqlite3"},
+    }
+    DATABASE_ROUTERS = ["channels_lite.router.ChannelsRouter"]
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_lite.layers.core.SQLiteChannelLayer",
+            "CONFIG": {"database": "channels", "expiry": 30, "capacity": 500},
+        }
+    }
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
+STATICFILES_DIRS = [BASE_DIR / "panel" / "static"]
+WHITENOISE_USE_FINDERS = True
+
+LOGIN_URL = "/admin/login/"
+LOGIN_REDIRECT_URL = "/panel"
+
+# Bodies above 1 MiB are refused with 413 by orchestrator_site.middleware before Django reads them.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+MAX_REQUEST_BODY_BYTES = 1024 * 1024
+
+# django-q2: jobs of 30 s and more (health, reconcile, cleanup, pruning). The scheduler only wakes
+# every 30 s, so the 5 s loops and the Docker events stream live in `manage.py watch` instead.
+Q_CLUSTER = {
+    "name": "orchestrator",
+    "orm": "default",
+    "workers": ORCH.Q_WORKERS,
+    "timeout": 120,
+    "retry": 180,
+    "max_attempts": 1,
+    "catch_up": False,
+    "save_limit": 200,
+    "ack_failures": True,
+    "poll": 0.5,
+    "label": "Jobs",
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": "INFO"},
+    "loggers": {
+        "django.channels.server": {"level": "WARNING"},
+        "django_q": {"level": "WARNING"},
+        "httpx": {"level": "WARNING"},
+        "urllib3": {"level": "WARNING"},
+    },
+}

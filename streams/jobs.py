@@ -1,0 +1,2 @@
+def prune():
+    """Placeholder until the streams work lands."""

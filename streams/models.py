@@ -1,0 +1,66 @@
+from django.db import models
+from django.utils import timezone
+
+from engines.models import Engine
+
+
+class KeyType(models.TextChoices):
+    CONTENT_ID = "content_id"
+    INFOHASH = "infohash"
+    URL = "url"
+    MAGNET = "magnet"
+
+
+class StreamStatus(models.TextChoices):
+    STARTED = "started"
+    ENDED = "ended"
+
+
+class StreamQuerySet(models.QuerySet):
+    def started(self):
+        return self.filter(status=StreamStatus.STARTED)
+
+
+class Stream(models.Model):
+    id = models.CharField(max_length=1024, primary_key=True)
+    key_type = models.CharField(max_length=16, choices=KeyType.choices)
+    key = models.CharField(max_length=1024)
+    engine = models.ForeignKey(Engine, null=True, on_delete=models.SET_NULL, related_name="streams")
+    container_id = models.CharField(max_length=128, db_index=True)
+    playback_session_id = models.CharField(max_length=256, blank=True, default="")
+    stat_url = models.CharField(max_length=2048, blank=True, default="")
+    command_url = models.CharField(max_length=2048, blank=True, default="")
+    is_live = models.BooleanField(default=True)
+    labels = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=16, choices=StreamStatus.choices, default=StreamStatus.STARTED)
+    started_at = models.DateTimeField(default=timezone.now)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    ended_reason = models.CharField(max_length=200, blank=True, default="")
+    collector_errors = models.PositiveIntegerField(default=0)
+
+    objects = StreamQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["status", "container_id"])]
+
+    def __str__(self):
+        return self.id
+
+
+class StatSnapshot(models.Model):
+    stream = models.ForeignKey(Stream, on_delete=models.CASCADE, related_name="snapshots")
+    ts = models.DateTimeField(default=timezone.now)
+    peers = models.IntegerField(null=True)
+    speed_down = models.IntegerField(null=True)
+    speed_up = models.IntegerField(null=True)
+    downloaded = models.BigIntegerField(null=True)
+    uploaded = models.BigIntegerField(null=True)
+    status = models.CharField(max_length=32, blank=True, default="")
+
+    class Meta:
+        ordering = ["ts"]
+        indexes = [models.Index(fields=["stream", "ts"])]
+
+    def __str__(self):
+        return f"{self.stream_id} @ {self.ts}"

@@ -1,0 +1,101 @@
+import dataclasses
+import json
+
+import docker
+import pytest
+from django.conf import settings
+from django.test import Client
+
+from tests import environment
+from tests.support.images import engine_sim_image, gluetun_sim_image
+
+API_KEY = environment.TEST_ENV["API_KEY"]
+
+
+def _remove_run_containers(client, label: str) -> None:
+    for container in client.containers.list(all=True, filters={"label": label}):
+        try:
+            container.remove(force=True)
+        except docker.errors.NotFound:
+            pass
+
+
+def _remove_orphans_of_dead_runs(client) -> None:
+    """Containers left by a test run whose process is gone (killed, crashed)."""
+    import os
+
+    for container in client.containers.list(all=True, filters={"label": environment.RUN_LABEL_KEY}):
+        run_id = container.labels.get(environment.RUN_LABEL_KEY, "")
+        pid = run_id.split("x", 1)[0]
+        if pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
+            container.remove(force=True)
+
+
+@pytest.fixture(scope="session")
+def docker_client():
+    client = docker.from_env()
+    _remove_orphans_of_dead_runs(client)
+    yield client
+    _remove_run_containers(client, settings.ORCH.CONTAINER_LABEL)
+    _remove_run_containers(client, f"orchestrator.generic={settings.ORCH.CONTAINER_LABEL}")
+
+
+@pytest.fixture(scope="session")
+def engine_image(docker_client):
+    """The engine simulator image, made the fleet's TARGET_IMAGE for the whole run."""
+    tag = engine_sim_image()
+    settings.ORCH = dataclasses.replace(settings.ORCH, TARGET_IMAGE=tag)
+    return tag
+
+
+@pytest.fixture(scope="session")
+def gluetun_image(docker_client):
+    return gluetun_sim_image()
+
+
+@pytest.fixture
+def fleet(docker_client, engine_image):
+    """Real Docker with the simulator as engine image; every container of the test removed after."""
+    yield docker_client
+    _remove_run_containers(docker_client, settings.ORCH.CONTAINER_LABEL)
+    _remove_run_containers(docker_client, f"orchestrator.generic={settings.ORCH.CONTAINER_LABEL}")
+
+
+@pytest.fixture
+def orch(settings):
+    """Change settings of the orchestrator for one test: `orch(MIN_REPLICAS=2)`."""
+
+    def override(**changes):
+        settings.ORCH = dataclasses.replace(settings.ORCH, **changes)
+        return settings.ORCH
+
+    return override
+
+
+class ApiClient:
+    """Django's test client speaking JSON with the Bearer key, as a proxy does."""
+
+    def __init__(self, key: str | None = API_KEY):
+        self.client = Client()
+        self.headers = {"Authorization": f"Bearer {key}"} if key else {}
+
+    def request(self, method: str, path: str, body=None, **extra):
+        kwargs = {"headers": {**self.headers, **extra.pop("headers", {})}, **extra}
+        if body is not None:
+            kwargs["data"] = body if isinstance(body, (str, bytes)) else json.dumps(body)
+            kwargs["content_type"] = "application/json"
+        return getattr(self.client, method)(path, **kwargs)
+
+    def get(self, path, **extra):
+        return self.request("get", path, **extra)
+
+    def post(self, path, body=None, **extra):
+        return self.request("post", path, body, **extra)
+
+    def delete(self, path, **extra):
+        return self.request("delete", path, **extra)
+
+
+@pytest.fixture
+def api(db):
+    return ApiClient()

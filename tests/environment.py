@@ -1,0 +1,36 @@
+"""Loaded with `-p tests.environment` before Django reads its settings: gives this test run its
+own data folder, container label, name prefix and port block, so runs never touch each other's
+containers (or a real orchestrator's) on a shared Docker engine."""
+
+import os
+import random
+import tempfile
+
+RUN_ID = f"{os.getpid()}x{random.randrange(16**4):04x}"
+RUN_LABEL_KEY = "orchestrator.test"
+DATA_DIR = tempfile.mkdtemp(prefix=f"orch-test-{RUN_ID}-")
+# 40 blocks of 250 host ports between 20000 and 29999; container-side ranges above 50000.
+_block = random.randrange(40)
+HOST_PORTS = (20000 + _block * 250, 20000 + _block * 250 + 249)
+
+TEST_ENV = {
+    "DATA_DIR": DATA_DIR,
+    "API_KEY": "test-key-0123456789",
+    "CONTAINER_LABEL": f"{RUN_LABEL_KEY}={RUN_ID}",
+    "ENGINE_NAME_PREFIX": f"t{RUN_ID}-ace",
+    "PORT_RANGE_HOST": f"{HOST_PORTS[0]}-{HOST_PORTS[1]}",
+    "ACE_HTTP_RANGE": "50000-54999",
+    "ACE_HTTPS_RANGE": "55000-59999",
+    "PORT_BIND_IP": "127.0.0.1",
+    "ENGINE_HOST": "127.0.0.1",
+    "MIN_REPLICAS": "0",
+    "MAX_REPLICAS": "60",
+    "HEALTH_CHECK_TIMEOUT_S": "2",
+    "STARTUP_TIMEOUT_S": "15",
+    "ADMIN_USERNAME": "admin",
+    "ADMIN_PASSWORD": "admin-pass-for-tests",
+}
+for _name in ("GLUETUN_CONTAINER_NAME", "GLUETUN_API_URL", "REDIS_URL", "DATABASE_URL",
+              "METRICS_TOKEN"):
+    os.environ.pop(_name, None)
+os.environ.update(TEST_ENV)

@@ -1,0 +1,48 @@
+from django.db import models
+from django.utils import timezone
+
+
+class VpnState(models.Model):
+    """The one row of what the orchestrator last saw of Gluetun; /vpn/status reads it."""
+
+    container_name = models.CharField(max_length=128, blank=True, default="")
+    container_id = models.CharField(max_length=128, blank=True, default="")
+    container_status = models.CharField(max_length=32, default="unknown")
+    health = models.CharField(max_length=16, default="unknown")
+    vpn_status = models.CharField(max_length=64, blank=True, default="")
+    public_ip = models.CharField(max_length=64, blank=True, default="")
+    forwarded_port = models.PositiveIntegerField(null=True, blank=True)
+    auth_error = models.BooleanField(default=False)
+    last_error = models.CharField(max_length=500, blank=True, default="")
+    last_check = models.DateTimeField(null=True, blank=True)
+    last_change = models.DateTimeField(default=timezone.now)
+
+    def __str__(self):
+        return f"{self.container_name or 'vpn'}: {self.container_status}/{self.health}"
+
+    @classmethod
+    def current(cls) -> "VpnState":
+        state, _ = cls.objects.get_or_create(pk=1)
+        return state
+
+    @property
+    def is_up(self) -> bool:
+        return (
+            self.container_status == "running"
+            and self.health == "healthy"
+            and not self.auth_error
+        )
+
+
+class VpnTransition(models.Model):
+    """History of what changed: up, down, port changed, public IP changed, restarted."""
+
+    ts = models.DateTimeField(default=timezone.now, db_index=True)
+    kind = models.CharField(max_length=32)
+    detail = models.CharField(max_length=500, blank=True, default="")
+
+    class Meta:
+        ordering = ["-ts"]
+
+    def __str__(self):
+        return f"{self.ts:%Y-%m-%d %H:%M:%S} {self.kind}"
