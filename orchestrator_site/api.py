@@ -2,6 +2,7 @@
 
 from django.core.exceptions import RequestDataTooBig
 from ninja import NinjaAPI
+from ninja.parser import Parser
 
 from engines import docker_gateway
 from engines.api.router import router as engines_router
@@ -12,7 +13,23 @@ from vpn.tunnel import TunnelDown
 
 from .auth import api_key_or_staff
 
+class JsonParser(Parser):
+    """JSON object bodies. An empty body or `null` counts as `{}` (every field of our POST bodies is
+    optional and some clients send nothing); any other non-object is refused (400)."""
+
+    def parse_body(self, request):
+        if not request.body.strip():
+            return {}
+        data = super().parse_body(request)
+        if data is None:
+            return {}
+        if not isinstance(data, dict):
+            raise ValueError("the request body must be a JSON object")
+        return data
+
+
 api = NinjaAPI(
+    parser=JsonParser(),
     title="AceStream Orchestrator",
     version="1.0",
     description="Runs AceStream engines as Docker containers for streaming proxies such as acexy.",

@@ -61,6 +61,13 @@ def fleet(docker_client, engine_image):
     _remove_run_containers(docker_client, f"orchestrator.generic={settings.ORCH.CONTAINER_LABEL}")
 
 
+@pytest.fixture(autouse=True)
+def in_process_channel_layer(settings):
+    """In-process tests announce changes through the in-memory layer; cross-process delivery
+    through the embedded SQLite layer is tested against real processes (tests/support/live.py)."""
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+
 @pytest.fixture
 def orch(settings):
     """Change settings of the orchestrator for one test: `orch(MIN_REPLICAS=2)`."""
@@ -81,8 +88,10 @@ class ApiClient:
 
     def request(self, method: str, path: str, body=None, **extra):
         kwargs = {"headers": {**self.headers, **extra.pop("headers", {})}, **extra}
-        if body is not None:
-            kwargs["data"] = body if isinstance(body, (str, bytes)) else json.dumps(body)
+        if method != "get":
+            # An absent body goes out empty, as from curl -X POST, not as the client's multipart.
+            kwargs["data"] = "" if body is None else (
+                body if isinstance(body, (str, bytes)) else json.dumps(body))
             kwargs["content_type"] = "application/json"
         return getattr(self.client, method)(path, **kwargs)
 
