@@ -13,6 +13,7 @@ from vpn.tunnel import TunnelDown
 
 from .auth import api_key_or_staff
 
+
 class JsonParser(Parser):
     """JSON object bodies. An empty body or `null` counts as `{}` (every field of our POST bodies is
     optional and some clients send nothing); any other non-object is refused (400)."""
