@@ -8,6 +8,10 @@ class VpnState(models.Model):
     container_name = models.CharField(max_length=128, blank=True, default="")
     container_id = models.CharField(max_length=128, blank=True, default="")
     container_status = models.CharField(max_length=32, default="unknown")
+    container_started_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="When Docker last started Gluetun: engines started before it lost their network.",
+    )
     health = models.CharField(max_length=16, default="unknown")
     vpn_status = models.CharField(max_length=64, blank=True, default="")
     public_ip = models.CharField(max_length=64, blank=True, default="")
@@ -35,7 +39,8 @@ class VpnState(models.Model):
 
 
 class VpnTransition(models.Model):
-    """History of what changed: up, down, port changed, public IP changed, restarted."""
+    """History of what changed: up, down, port_changed, public_ip_changed, restarted, recreated,
+    auth_error, engines_recreated, engine_replaced."""
 
     ts = models.DateTimeField(default=timezone.now, db_index=True)
     kind = models.CharField(max_length=32)

@@ -1,0 +1,108 @@
+"""Engines behind the tunnel: recreate those that lost their network, and move the forwarded port
+to a fresh engine when Gluetun forwards another one.
+
+Everything here is decided from the database and Gluetun's stored state, so a missed monitor tick
+is healed by the next one. Engines are replaced through the engines app's public lifecycle
+functions, one at a time (retire one, start one); the first failure stops the pass, leaving the
+rest to the next tick instead of retiring engines that cannot be replaced now.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from django.db.models import Q
+
+from engines import docker_gateway
+from engines.models import Engine, State
+from engines.services import (
+    AtCapacity,
+    EngineRequest,
+    ProvisionConflict,
+    delete_engine,
+    provision_engine,
+)
+from engines.signals import engine_gone
+from orchestrator_site.config import conf
+
+from .models import VpnState
+from .tunnel import TunnelDown
+
+log = logging.getLogger(__name__)
+
+RECONNECT_REASON = "vpn_reconnect"
+PORT_CHANGE_REASON = "vpn_port_changed"
+# Labels the orchestrator writes itself; everything else on an engine came with its request.
+OWN_LABELS = ("acestream.http_port", "acestream.https_port", "acestream.p2p_port",
+              "host.http_port", "host.https_port")
+# What can go wrong starting or stopping one engine; the next tick tries again.
+REPLACE_ERRORS = (docker_gateway.DockerError, AtCapacity, ProvisionConflict, TunnelDown)
+
+
+@dataclass
+class Outcome:
+    replaced: list[tuple[str, str]] = field(default_factory=list)  # (old name, new name)
+    failed: list[str] = field(default_factory=list)
+
+
+def stale_engines(state: VpnState) -> list[Engine]:
+    """Engines that joined a Gluetun network namespace which no longer exists: that of another
+    container (Gluetun was recreated), or of this one before its last start (it restarted)."""
+    if not state.container_id:
+        return []
+    outdated = ~Q(network_parent_id=state.container_id)
+    if state.container_started_at:
+        outdated |= Q(first_seen__lt=state.container_started_at)
+    return list(
+        Engine.objects.managed().exclude(network_parent_id="").exclude(state=State.STARTING)
+        .filter(outdated).order_by("container_name")
+    )
+
+
+def outdated_port_holders(forwarded_port: int) -> list[Engine]:
+    """Engines holding a forwarded port Gluetun no longer forwards, without a started stream:
+    a holder that is still streaming keeps its port until its streams end."""
+    return list(
+        Engine.objects.managed().exclude(state=State.STARTING)
+        .filter(p2p_port__isnull=False).exclude(p2p_port=forwarded_port)
+        .exclude(streams__status="started").distinct()
+    )
+
+
+def _request_like(engine: Engine) -> EngineRequest:
+    """Ask for the same image and the caller's own labels; ports and P2P port are chosen anew."""
+    cfg = conf()
+    own = {cfg.label_key, *OWN_LABELS}
+    return EngineRequest(
+        image=engine.image or None,
+        labels={key: value for key, value in engine.labels.items() if key not in own},
+    )
+
+
+def replace(engines: list[Engine], reason: str) -> Outcome:
+    """Retire each engine (its streams end with `reason`) and start one in its place."""
+    outcome = Outcome()
+    for engine in engines:
+        request = _request_like(engine)
+        # End the streams under our reason before Docker's die event can call them engine_died;
+        # delete_engine sends the signal again, which finds nothing left to end.
+        engine_gone.send(sender=Engine, engine=engine, reason=reason)
+        try:
+            delete_engine(engine, reason)
+            new = provision_engine(request)
+        except REPLACE_ERRORS as exc:
+            log.warning("could not replace engine %s (%s): %s", engine.container_name, reason, exc)
+            outcome.failed.append(f"{engine.container_name}: {exc}")
+            break  # retiring more engines now would only lower the count; the next tick retries
+        log.info("replaced engine %s by %s (%s)", engine.container_name, new.container_name, reason)
+        outcome.replaced.append((engine.container_name, new.container_name))
+    return outcome
+
+
+def recreate_stale(state: VpnState) -> Outcome:
+    return replace(stale_engines(state), RECONNECT_REASON)
+
+
+def move_forwarded_port(forwarded_port: int) -> Outcome:
+    return replace(outdated_port_holders(forwarded_port), PORT_CHANGE_REASON)
