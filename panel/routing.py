@@ -1,1 +1,7 @@
-websocket_urlpatterns = []
+from django.urls import path
+
+from .consumers import FleetConsumer
+
+websocket_urlpatterns = [
+    path("ws/fleet", FleetConsumer.as_asgi()),
+]

@@ -1,0 +1,33 @@
+"""The live feed of the panel and the admin lists: every `notify()` change, pushed to staff."""
+
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from orchestrator_site.notify import GROUP
+
+# Sent as the close code when a socket is refused after the handshake; before it, Daphne answers 403.
+NOT_STAFF = 4403
+
+
+class FleetConsumer(AsyncJsonWebsocketConsumer):
+    """`/ws/fleet`: staff sessions only (origins are checked by AllowedHostsOriginValidator)."""
+
+    joined = False
+
+    async def connect(self):
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated or not user.is_staff:
+            await self.close(code=NOT_STAFF)
+            return
+        await self.channel_layer.group_add(GROUP, self.channel_name)
+        self.joined = True
+        await self.accept()
+
+    async def disconnect(self, code):
+        if self.joined:
+            await self.channel_layer.group_discard(GROUP, self.channel_name)
+
+    async def receive_json(self, content, **kwargs):
+        """The feed is one-way; anything a client sends is ignored."""
+
+    async def fleet_change(self, event):
+        await self.send_json({"kind": event["kind"], "data": event.get("data", {}), "ts": event["ts"]})

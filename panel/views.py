@@ -1,0 +1,90 @@
+"""/panel: the live dashboard (staff session). Its JSON endpoints answer 401/403/404 as JSON, never
+with a login page, since a script reads them."""
+
+from functools import wraps
+
+from django.contrib.admin.views.decorators import staff_member_required
+from django.core.serializers.json import DjangoJSONEncoder
+from django.http import JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+from ninja.utils import check_csrf
+
+from engines import docker_gateway, services
+from engines.models import Engine
+from orchestrator_site.auth import SAFE_METHODS
+
+from .operations import check_engines
+from .snapshot import fleet_snapshot
+
+
+def _json(payload, status: int = 200) -> JsonResponse:
+    return JsonResponse(payload, status=status, encoder=DjangoJSONEncoder, safe=False)
+
+
+def staff_json(view):
+    """Staff session required, and the CSRF token on POST; refusals are JSON because the caller is
+    panel.js, not a person (Django's own CSRF refusal is an HTML page)."""
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        user = request.user
+        if not user.is_authenticated:
+            return _json({"detail": "log in first"}, status=401)
+        if not user.is_staff:
+            return _json({"detail": "staff only"}, status=403)
+        if request.method not in SAFE_METHODS and check_csrf(request) is not None:
+            return _json({"detail": "CSRF check failed: reload the page"}, status=403)
+        return view(request, *args, **kwargs)
+
+    return csrf_exempt(never_cache(wrapped))
+
+
+@require_GET
+@never_cache
+@staff_member_required
+def dashboard(request):
+    return render(request, "panel/dashboard.html", {"snapshot": fleet_snapshot()})
+
+
+@require_GET
+@staff_json
+def state(request):
+    return _json(fleet_snapshot())
+
+
+def _engine_or_404(pk: int):
+    engine = Engine.objects.filter(pk=pk).first()
+    if engine is None:
+        return None, _json({"detail": f"no engine {pk}"}, status=404)
+    return engine, None
+
+
+@require_POST
+@staff_json
+def check_engine(request, pk: int):
+    """Probe now, store the outcome as the scheduled check does, answer with it."""
+    engine, missing = _engine_or_404(pk)
+    if missing:
+        return missing
+    if engine.port is None:
+        return _json({"detail": f"{engine.container_name} has no published port"}, status=409)
+    check_engines([engine])
+    return _json({"engine": engine.container_name, "health": engine.health_status,
+                  "reason": engine.last_health_error})
+
+
+@require_POST
+@staff_json
+def delete_engine(request, pk: int):
+    """Stop and remove the container, as DELETE /containers/{id} does."""
+    engine, missing = _engine_or_404(pk)
+    if missing:
+        return missing
+    try:
+        services.delete_engine(engine)
+    except docker_gateway.DockerUnavailable as exc:
+        return _json({"detail": str(exc)}, status=503)
+    return _json({"deleted": engine.container_name})
