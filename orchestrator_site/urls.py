@@ -2,12 +2,13 @@ from django.contrib import admin
 from django.urls import include, path
 
 from .api import api
+from .metrics import metrics_view
 from .views import health
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("health", health, name="health"),
-    path("", include("django_prometheus.urls")),
+    path("metrics", metrics_view, name="metrics"),
     path("", include("panel.urls")),
     path("", api.urls),
 ]

@@ -1,30 +1,59 @@
-from datetime import timedelta
-
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.http import JsonResponse
 from django.utils import timezone
 
 from engines import docker_gateway
+from vpn.models import VpnState
 
+from .config import conf
 from .models import JobRun
 
-# The worker's reconcile job runs every AUTOSCALE_INTERVAL_S; several missed runs mean it is down.
-HEARTBEAT_STALE_S = 180
+# Heartbeats: the worker's reconcile job runs every AUTOSCALE_INTERVAL_S (django-q2 wakes every
+# 30 s), the watcher's collector every COLLECT_INTERVAL_S. Several missed runs mean it is down.
+WORKER_STALE_MIN_S = 180
+WATCHER_STALE_MIN_S = 60
 
 
 def health(request):
-    """Liveness for Docker's healthcheck and load balancers: 503 when a part is down."""
-    checks = {}
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-        checks["database"] = "ok"
-    except Exception as exc:  # noqa: BLE001 - any database failure means "down"
-        checks["database"] = f"down: {exc.__class__.__name__}"
-    checks["docker"] = "ok" if docker_gateway.ping() else "down"
-    last = JobRun.objects.filter(name="reconcile").values_list("last_started", flat=True).first()
-    fresh = last and last > timezone.now() - timedelta(seconds=HEARTBEAT_STALE_S)
-    checks["worker"] = "ok" if fresh else "stale"
+    """Liveness for Docker's healthcheck and load balancers: 200 when every part is up, else 503.
+    Each check says "ok" or why not."""
+    cfg = conf()
+    checks = {"database": _database(), "docker": "ok" if docker_gateway.ping() else "down: unreachable"}
+    if checks["database"] == "ok":
+        checks["worker"] = _heartbeat("reconcile", max(WORKER_STALE_MIN_S, 4 * cfg.AUTOSCALE_INTERVAL_S))
+        checks["watcher"] = _heartbeat("collector", max(WATCHER_STALE_MIN_S, 10 * cfg.COLLECT_INTERVAL_S))
+        if cfg.vpn_enabled:
+            checks["vpn"] = _vpn()
     healthy = all(value == "ok" for value in checks.values())
     return JsonResponse({"status": "ok" if healthy else "degraded", "checks": checks},
                         status=200 if healthy else 503)
+
+
+def _database() -> str:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except DatabaseError as exc:
+        return f"down: {exc.__class__.__name__}"
+    return "ok"
+
+
+def _heartbeat(job: str, stale_after_s: float) -> str:
+    last = JobRun.objects.filter(name=job).values_list("last_started", flat=True).first()
+    if last is None:
+        return f"down: job {job!r} has not run yet"
+    age = (timezone.now() - last).total_seconds()
+    if age > stale_after_s:
+        return f"down: job {job!r} last ran {age:.0f} s ago"
+    return "ok"
+
+
+def _vpn() -> str:
+    state = VpnState.objects.filter(pk=1).first()
+    if state is None or state.last_check is None:
+        return "down: not checked yet"
+    if state.is_up:
+        return "ok"
+    if state.auth_error:
+        return "down: the Gluetun control server refused our API key"
+    return f"down: container {state.container_status}, health {state.health}"
