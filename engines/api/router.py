@@ -1,3 +1,4 @@
+import time
 from collections import defaultdict
 
 from django.db.models import Q
@@ -9,6 +10,7 @@ from ninja.errors import HttpError
 from engines import cleanup, docker_gateway, health, services
 from engines.models import Engine
 from orchestrator_site.config import conf
+from orchestrator_site.metrics import record_provision_duration
 from streams.api.schemas import StreamState
 from streams.models import Stream
 
@@ -66,9 +68,11 @@ def _find_engine(container_id: str) -> Engine:
 def provision_acestream(request, body: schemas.ProvisionAcestreamIn = Body(None)):
     """Start an AceStream engine; answers as soon as its container runs (acexy waits 3 s)."""
     body = body or schemas.ProvisionAcestreamIn()
+    began = time.monotonic()
     engine = services.provision_engine(services.EngineRequest(
         image=body.image, labels=body.labels, env=body.env, host_port=body.host_port,
     ))
+    record_provision_duration(time.monotonic() - began)
     if body.wait_ready:
         reason = health.wait_until_ready(engine.host, engine.port, conf().STARTUP_TIMEOUT_S)
         health.record_result(engine, reason)
