@@ -1,45 +1,74 @@
-"""AUTO_DELETE: remove engines that have had no stream for a while, keeping MIN_REPLICAS."""
+"""AUTO_DELETE: remove managed engines that have had no stream for a while, keeping MIN_REPLICAS.
+
+The clock lives in the database, so a restart neither resets nor loses it: `Engine.idle_since` is
+set when an engine starts and when its last started stream ends (streams.services), and cleared
+while it has a started stream. An engine that has served a stream goes ENGINE_GRACE_PERIOD_S after
+it became idle; one never used (no `last_stream_usage`) only IDLE_TTL_S after it started, because
+acexy plays only 10 s after provisioning. An engine with a started stream is never removed.
+"""
 
 import logging
-from datetime import timedelta
+import threading
+from datetime import datetime, timedelta
 
 from django.utils import timezone
 
 from orchestrator_site.config import conf
+from orchestrator_site.loops import HOLDER
+from orchestrator_site.models import Lease
 
 from . import services
 from .models import Engine, State
 
 log = logging.getLogger(__name__)
 
+# Longest a cleanup pass may hold its lease (it removes containers one by one).
+CLEANUP_LEASE_S = 300
 
-def expired_idle_engines(now=None) -> list[Engine]:
-    """Idle engines past their clock: ENGINE_GRACE_PERIOD_S after their last stream ended, or
-    IDLE_TTL_S after start for one never used (acexy plays only 10 s after provisioning)."""
+
+def idle_deadline(engine: Engine) -> datetime:
     cfg = conf()
+    if engine.last_stream_usage is None:
+        return engine.first_seen + timedelta(seconds=cfg.IDLE_TTL_S)
+    idle_from = engine.idle_since or engine.last_stream_usage
+    return idle_from + timedelta(seconds=cfg.ENGINE_GRACE_PERIOD_S)
+
+
+def expired_idle_engines(now: datetime | None = None) -> list[Engine]:
+    """Running managed engines without a started stream whose clock ran out, longest expired first."""
     now = now or timezone.now()
-    grace = timedelta(seconds=cfg.ENGINE_GRACE_PERIOD_S)
-    never_used_ttl = timedelta(seconds=cfg.IDLE_TTL_S)
-    expired = []
-    for engine in services.idle_engines().filter(state=State.RUNNING):
-        if engine.last_stream_usage is None:
-            if engine.first_seen <= now - never_used_ttl:
-                expired.append(engine)
-        elif (engine.idle_since or engine.last_stream_usage) <= now - grace:
-            expired.append(engine)
-    return expired
+    idle = services.idle_engines().filter(state=State.RUNNING)
+    return sorted((engine for engine in idle if idle_deadline(engine) <= now), key=idle_deadline)
+
+
+def _still_expired(engine: Engine, now: datetime) -> bool:
+    """Asked again right before removing: a proxy may have started a stream on it meanwhile."""
+    fresh = services.idle_engines().filter(pk=engine.pk, state=State.RUNNING).first()
+    return fresh is not None and idle_deadline(fresh) <= now
 
 
 def run_cleanup() -> list[str]:
+    """One pass; returns the names of the engines removed. Passes never overlap (a database
+    lease), so two of them cannot both take the fleet down to MIN_REPLICAS."""
     cfg = conf()
     if not cfg.AUTO_DELETE:
         return []
-    removable = Engine.objects.managed().exclude(state=State.STARTING).count() - cfg.MIN_REPLICAS
-    removed = []
-    for engine in expired_idle_engines()[: max(0, removable)]:
-        services.delete_engine(engine, "idle")
-        removed.append(engine.container_name)
+    holder = f"{HOLDER}:{threading.get_ident()}"
+    if not Lease.acquire("cleanup", holder, CLEANUP_LEASE_S):
+        log.info("cleanup already running elsewhere; skipped")
+        return []
+    try:
+        removable = services.running_engines().count() - cfg.MIN_REPLICAS
+        removed = []
+        now = timezone.now()
+        for engine in expired_idle_engines(now):
+            if len(removed) >= removable:
+                break
+            if _still_expired(engine, now):
+                services.delete_engine(engine, "idle")
+                removed.append(engine.container_name)
+    finally:
+        Lease.release("cleanup", holder)
     if removed:
         log.info("removed idle engines: %s", ", ".join(removed))
     return removed
-

@@ -52,6 +52,7 @@ class Config:
     STARTUP_TIMEOUT_S: int = 25
     IDLE_TTL_S: int = 600
     COLLECT_INTERVAL_S: int = 5
+    COLLECT_TIMEOUT_S: float = 3.0  # deadline of one stat_url fetch
     STATS_HISTORY_MAX: int = 720
     STATS_RETENTION_S: int = 86400
     MONITOR_INTERVAL_S: int = 10

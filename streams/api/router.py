@@ -1,3 +1,64 @@
+from datetime import UTC, datetime
+from typing import Literal
+
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from ninja import Router
+from ninja.errors import HttpError
+
+from streams import services
+from streams.models import Stream
+
+from . import schemas
 
 router = Router(tags=["streams"])
+
+
+@router.post("/events/stream_started", response=schemas.StreamState)
+def stream_started(request, body: schemas.StreamStartedIn):
+    """A proxy started playing a stream on an engine (acexy's form: no container_id, host localhost)."""
+    try:
+        stream = services.record_stream_started(body)
+    except services.StreamRejected as exc:
+        raise HttpError(422, str(exc)) from None
+    return services.with_latest_stats(Stream.objects.filter(pk=stream.pk))[0]
+
+
+@router.post("/events/stream_ended", response=schemas.StreamEndedOut)
+def stream_ended(request, body: schemas.StreamEndedIn):
+    """End a stream by id, else the newest started stream on the container; never another one."""
+    updated, stream = services.record_stream_ended(body.stream_id, body.container_id, body.reason)
+    if stream is not None:
+        stream = services.with_latest_stats(Stream.objects.filter(pk=stream.pk))[0]
+    return {"updated": updated, "stream": stream}
+
+
+@router.get("/streams", response=list[schemas.StreamState])
+def list_streams(request, status: Literal["started", "ended"] | None = None,
+                 container_id: str | None = None):
+    return services.list_streams(status=status, container_id=container_id)
+
+
+def _parse_since(raw: str) -> datetime:
+    """RFC 3339; without an offset it means UTC. An unescaped `+` in a query string arrives as a
+    space, so `...T10:00:00 00:00` is read as `+00:00`."""
+    raw = raw.strip()
+    try:
+        moment = parse_datetime(raw) or parse_datetime(raw.replace(" ", "+"))
+    except ValueError:
+        moment = None
+    if moment is None:
+        raise HttpError(422, f"since={raw[:60]!r} is not an RFC 3339 timestamp "
+                             "such as 2026-11-26T10:00:00+00:00")
+    return moment if timezone.is_aware(moment) else moment.replace(tzinfo=UTC)
+
+
+# `path:` lets ids of url-type keys (which contain `/`) reach the handler whole.
+@router.get("/streams/{path:stream_id}/stats", response=list[schemas.StatsOut])
+def stream_stats(request, stream_id: str, since: str | None = None):
+    """Snapshots of one stream, oldest first (at most STATS_HISTORY_MAX)."""
+    since_at = _parse_since(since) if since else None
+    stream = Stream.objects.filter(pk=stream_id).first()
+    if stream is None:
+        raise HttpError(404, f"no stream {stream_id[:200]!r}")
+    return services.stats_history(stream, since_at)
