@@ -1,0 +1,93 @@
+"""A stat URL answering garbage, HTML, a 500, nothing or refusing counts as a collector error and
+touches no other stream; a hung engine costs the pass one timeout and delays no other engine."""
+
+import socket
+import time
+
+import httpx
+import pytest
+
+from orchestrator_site.models import Counter
+from streams.collector import collect_pass
+from streams.models import StatSnapshot, Stream
+from tests.support.stream_events import acexy_started, fake_started, play, provision
+
+pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]
+
+
+def start_streams(api, port: int, count: int) -> list[str]:
+    ids = []
+    for number in range(count):
+        key = f"ch-{port}-{number}"
+        response = api.post("/events/stream_started", acexy_started(play(port, key), port, key))
+        assert response.status_code == 200, response.content
+        ids.append(response.json()["id"])
+    return ids
+
+
+def set_fault(port: int, mode: str) -> None:
+    assert httpx.get(f"http://127.0.0.1:{port}/sim/fault", params={"mode": mode}).status_code == 200
+
+
+def collector_errors() -> float:
+    return Counter.read("orch_collector_errors_total").get("", 0)
+
+
+def snapshot_count(ids) -> int:
+    return StatSnapshot.objects.filter(stream_id__in=ids).count()
+
+
+@pytest.mark.parametrize("mode", ["garbage_stats", "nonjson", "fail"])
+def test_bad_answers_are_counted_and_touch_nothing_else(api, fleet, mode):
+    bad_port = provision(api)["host_http_port"]
+    good_port = provision(api)["host_http_port"]
+    bad = start_streams(api, bad_port, 2)
+    good = start_streams(api, good_port, 2)
+    set_fault(bad_port, mode)
+
+    summary = collect_pass()
+
+    assert (summary.errors, summary.stored, summary.ended) == (2, 2, 0)
+    assert collector_errors() == 2
+    assert snapshot_count(bad) == 0
+    assert snapshot_count(good) == 2
+    assert Stream.objects.started().count() == 4
+    assert Stream.objects.get(pk=bad[0]).collector_errors == 1
+    assert Stream.objects.get(pk=good[0]).collector_errors == 0
+
+
+def test_engine_that_refuses_connections(api, fleet):
+    """An external engine whose address answers nothing at all."""
+    good_port = provision(api)["host_http_port"]
+    good = start_streams(api, good_port, 1)
+    with socket.socket() as sock:  # a port nothing listens on: bound, then freed
+        sock.bind(("127.0.0.1", 0))
+        closed_port = sock.getsockname()[1]
+    assert api.post("/events/stream_started", fake_started(closed_port)).status_code == 200
+
+    summary = collect_pass()
+
+    assert (summary.errors, summary.stored) == (1, 1)
+    assert snapshot_count(good) == 1
+    assert Stream.objects.get(pk="k1|s1").status == "started"
+
+
+def test_hung_engine_costs_one_timeout_and_delays_no_other(api, fleet, orch):
+    orch(COLLECT_TIMEOUT_S=1.0)
+    hung_port = provision(api)["host_http_port"]
+    good_port = provision(api)["host_http_port"]
+    hung = start_streams(api, hung_port, 10)  # more than the per-engine request slots
+    good = start_streams(api, good_port, 5)
+    set_fault(hung_port, "hang")
+    try:
+        began = time.monotonic()
+        summary = collect_pass()
+        elapsed = time.monotonic() - began
+    finally:
+        set_fault(hung_port, "ok")
+
+    assert 1.0 <= elapsed < 2.0, elapsed
+    assert (summary.errors, summary.stored) == (10, 5)
+    assert snapshot_count(good) == 5
+    assert snapshot_count(hung) == 0
+    assert Stream.objects.started().count() == 15
