@@ -3,12 +3,13 @@ from `fleet_snapshot()`, so the page and its live updates can never disagree abo
 
 from __future__ import annotations
 
-from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from engines.models import Engine, Health
 from orchestrator_site.config import conf
-from streams.models import StatSnapshot, Stream, StreamStatus
+from streams.models import Stream, StreamStatus
+from streams.services import with_latest_stats
 from vpn.models import VpnState, VpnTransition
 
 RECENT_TRANSITIONS = 8
@@ -74,12 +75,7 @@ def _operator_labels(labels: dict) -> dict:
 
 
 def _streams() -> list[dict]:
-    newest = StatSnapshot.objects.filter(stream=OuterRef("pk")).order_by("-ts").values("pk")[:1]
-    rows = list(
-        Stream.objects.started().select_related("engine").annotate(latest_id=Subquery(newest))
-        .order_by("-started_at")
-    )
-    snapshots = StatSnapshot.objects.in_bulk([row.latest_id for row in rows if row.latest_id])
+    rows = with_latest_stats(Stream.objects.started().select_related("engine").order_by("-started_at"))
     return [
         {
             "id": stream.id,
@@ -91,22 +87,10 @@ def _streams() -> list[dict]:
             "is_live": stream.is_live,
             "started_at": stream.started_at,
             "labels": stream.labels,
-            "latest": _stats(snapshots.get(stream.latest_id)),
+            "latest": stream.latest_stats,
         }
         for stream in rows
     ]
-
-
-def _stats(snapshot: StatSnapshot | None) -> dict | None:
-    if snapshot is None:
-        return None
-    return {
-        "ts": snapshot.ts,
-        "peers": snapshot.peers,
-        "speed_down": snapshot.speed_down,
-        "speed_up": snapshot.speed_up,
-        "status": snapshot.status,
-    }
 
 
 def _vpn() -> dict:

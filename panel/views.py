@@ -9,7 +9,7 @@ from django.http import JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET
 from ninja.utils import check_csrf
 
 from engines import docker_gateway, services
@@ -24,22 +24,29 @@ def _json(payload, status: int = 200) -> JsonResponse:
     return JsonResponse(payload, status=status, encoder=DjangoJSONEncoder, safe=False)
 
 
-def staff_json(view):
-    """Staff session required, and the CSRF token on POST; refusals are JSON because the caller is
-    panel.js, not a person (Django's own CSRF refusal is an HTML page)."""
+def staff_json(*methods: str):
+    """A view for panel.js, not a person: only `methods`, a staff session, and the CSRF token on
+    POST; every refusal is JSON (Django's own CSRF and method refusals are HTML or empty)."""
 
-    @wraps(view)
-    def wrapped(request, *args, **kwargs):
-        user = request.user
-        if not user.is_authenticated:
-            return _json({"detail": "log in first"}, status=401)
-        if not user.is_staff:
-            return _json({"detail": "staff only"}, status=403)
-        if request.method not in SAFE_METHODS and check_csrf(request) is not None:
-            return _json({"detail": "CSRF check failed: reload the page"}, status=403)
-        return view(request, *args, **kwargs)
+    def decorate(view):
+        @wraps(view)
+        def wrapped(request, *args, **kwargs):
+            if request.method not in methods:
+                response = _json({"detail": f"use {' or '.join(methods)}"}, status=405)
+                response["Allow"] = ", ".join(methods)
+                return response
+            user = request.user
+            if not user.is_authenticated:
+                return _json({"detail": "log in first"}, status=401)
+            if not user.is_staff:
+                return _json({"detail": "staff only"}, status=403)
+            if request.method not in SAFE_METHODS and check_csrf(request) is not None:
+                return _json({"detail": "CSRF check failed: reload the page"}, status=403)
+            return view(request, *args, **kwargs)
 
-    return csrf_exempt(never_cache(wrapped))
+        return csrf_exempt(never_cache(wrapped))
+
+    return decorate
 
 
 @require_GET
@@ -49,8 +56,7 @@ def dashboard(request):
     return render(request, "panel/dashboard.html", {"snapshot": fleet_snapshot()})
 
 
-@require_GET
-@staff_json
+@staff_json("GET")
 def state(request):
     return _json(fleet_snapshot())
 
@@ -62,8 +68,7 @@ def _engine_or_404(pk: int):
     return engine, None
 
 
-@require_POST
-@staff_json
+@staff_json("POST")
 def check_engine(request, pk: int):
     """Probe now, store the outcome as the scheduled check does, answer with it."""
     engine, missing = _engine_or_404(pk)
@@ -76,8 +81,7 @@ def check_engine(request, pk: int):
                   "reason": engine.last_health_error})
 
 
-@require_POST
-@staff_json
+@staff_json("POST")
 def delete_engine(request, pk: int):
     """Stop and remove the container, as DELETE /containers/{id} does."""
     engine, missing = _engine_or_404(pk)
