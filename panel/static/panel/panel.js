@@ -75,6 +75,7 @@
     const set = (name, text) => { $(`[data-kpi="${name}"]`).textContent = text; };
     set("healthy", kpis.engines.healthy);
     set("unhealthy", kpis.engines.unhealthy);
+    $('[data-kpi="unhealthy"]').className = kpis.engines.unhealthy ? "kpi-value bad" : "kpi-value";
     set("unknown", kpis.engines.unknown);
     set("active_streams", kpis.active_streams);
     set("speed_down", speed(kpis.speed_down));
@@ -102,14 +103,14 @@
         el("div", { class: "name" }, engine.name, badges),
         labels.length && el("div", { class: "chips" },
           labels.map(([key, value]) => el("span", { class: "chip" }, `${key}=${value}`)))),
-      el("td", { "data-label": "Health" },
+      el("td", { "data-label": "Health", class: "nowrap" },
         el("span", { class: `health health-${engine.health}` }, engine.health),
         engine.health_error && el("div", { class: "reason" }, engine.health_error)),
-      el("td", { "data-label": "Address", class: "mono" }, `${engine.host}:${orDash(engine.port)}`),
+      el("td", { "data-label": "Address", class: "nowrap" }, el("span", { class: "mono" }, `${engine.host}:${orDash(engine.port)}`)),
       el("td", { "data-label": "Streams" }, engine.active_streams),
-      el("td", { "data-label": "Last used" }, timeEl(engine.last_used, "ago")),
-      el("td", { "data-label": "Last check" }, timeEl(engine.last_check, "ago")),
-      el("td", { "data-label": "Uptime" }, timeEl(engine.running_since, "uptime")),
+      el("td", { "data-label": "Last used", class: "nowrap" }, timeEl(engine.last_used, "ago")),
+      el("td", { "data-label": "Last check", class: "nowrap" }, timeEl(engine.last_check, "ago")),
+      el("td", { "data-label": "Uptime", class: "nowrap" }, timeEl(engine.running_since, "uptime")),
       el("td", { class: "actions" }, button("check", "Check now"), button("delete", "Delete", "danger")));
   }
 
