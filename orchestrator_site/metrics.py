@@ -78,7 +78,8 @@ GAUGES = {
 }
 
 HISTOGRAMS = {
-    PROVISION_DURATION: "Time from a provision request to its engine's container running.",
+    PROVISION_DURATION: ("Time POST /provision/acestream took until its engine's container ran "
+                         "(successful provisions)."),
 }
 
 

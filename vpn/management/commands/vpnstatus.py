@@ -3,7 +3,6 @@ from django.core.management.base import BaseCommand
 from engines.management.commands._cli import ago, one_line_errors
 from engines.models import Engine
 from orchestrator_site.config import conf
-from vpn.models import VpnState
 from vpn.monitor import check_vpn
 
 
@@ -16,8 +15,7 @@ class Command(BaseCommand):
             self.stdout.write("VPN disabled (GLUETUN_CONTAINER_NAME is not set)")
             return
         with one_line_errors():
-            check_vpn()
-        state = VpnState.current()
+            state = check_vpn()
         behind = Engine.objects.managed().listed().exclude(network_parent_id="")
         forwarded = behind.filter(p2p_port__isnull=False).values_list("container_name", flat=True)
         lines = {
