@@ -1,3 +1,4 @@
+import time
 from collections import Counter
 
 from django.core.management.base import BaseCommand
@@ -14,8 +15,10 @@ class Command(BaseCommand):
     help = "Run a health-check pass now (get_status on every engine) and print each engine's result."
 
     def handle(self, *args, **options):
+        began = time.monotonic()
         with one_line_errors():
             health.check_all()
+        seconds = time.monotonic() - began
         engines = list(Engine.objects.listed())
         if not engines:
             self.stdout.write("no engines")
@@ -26,4 +29,5 @@ class Command(BaseCommand):
             for engine in engines
         ]))
         tally = Counter(engine.health_status for engine in engines)
-        self.stdout.write(", ".join(f"{count} {status}" for status, count in sorted(tally.items())))
+        self.stdout.write(f"checked in {seconds:.1f} s: "
+                          + ", ".join(f"{count} {status}" for status, count in sorted(tally.items())))
