@@ -10,7 +10,6 @@ import logging
 import re
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime
 
 import docker
 import docker.errors
@@ -62,6 +61,7 @@ class ContainerView:
     exit_code: int | None = None
     started_at: str = ""
     env: dict[str, str] = field(default_factory=dict)
+    finished_at: str = ""  # when it last stopped ("0001-01-01T00:00:00Z" if it never did)
 
     @property
     def running(self) -> bool:
@@ -156,19 +156,25 @@ def _view(container) -> ContainerView:
         exit_code=state.get("ExitCode"),
         started_at=state.get("StartedAt", ""),
         env=env,
+        finished_at=state.get("FinishedAt", ""),
     )
 
 
 def get_container(ref: str) -> ContainerView | None:
-    """By id, id prefix or name; None when Docker has no such container."""
+    """By full id, an id prefix of 12 or more characters, or exact name; None otherwise. Short
+    prefixes are refused: "0" would otherwise name whichever container Docker picks."""
     try:
-        return _view(_call(client().containers.get, ref))
+        view = _view(_call(client().containers.get, ref))
     except docker.errors.NotFound:
         return None
     except docker.errors.APIError as exc:
-        if exc.status_code == 400:  # an id Docker cannot parse is simply not a container
+        # Unparsable refs (400) and ambiguous prefixes (500 "multiple IDs found") name nothing.
+        if exc.status_code == 400 or "multiple" in str(exc.explanation or "").lower():
             return None
         raise
+    if view.name == ref or (len(ref) >= 12 and view.id.startswith(ref)):
+        return view
+    return None
 
 
 def list_containers(label: str) -> list[ContainerView]:
@@ -270,12 +276,14 @@ def remove_container(ref: str, stop_timeout: int = 3) -> bool:
         raise
 
 
-def event_stream(since: datetime | None, label: str):
-    """Container events of our label, from `since` on; the caller closes the stream.
-    Docker ends this stream silently when the daemon restarts."""
+def event_stream(since_ns: int | None, label: str):
+    """Container events of our label, from `since_ns` (Unix time in nanoseconds, as events carry it
+    in `timeNano`; events at that instant included) on; the caller closes the stream, from any
+    thread. Docker ends this stream silently when the daemon restarts."""
     return _call(
         client().events,
-        since=since,
+        # Passed as text: the SDK would truncate a datetime to whole seconds.
+        since=f"{since_ns // 10**9}.{since_ns % 10**9:09d}" if since_ns else None,
         decode=True,
         filters={"type": "container", "label": label},
     )

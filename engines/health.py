@@ -1,14 +1,32 @@
-"""Engine liveness, asked the way AceStream itself answers it: get_status on the engine's port."""
+"""Engine liveness, asked the way AceStream itself answers it: get_status on the engine's port.
+
+`check_all` is the health job's pass: every listed engine at once, so a pass takes about one
+HEALTH_CHECK_TIMEOUT_S however many engines hang. `probe`/`wait_until_ready` are the single-engine
+checks used right after provisioning (`wait_ready`, `check_soon`).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import ssl
 import time
+from collections import defaultdict
 
 import httpx
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
 
 from orchestrator_site.config import conf
+from orchestrator_site.models import Counter
+from orchestrator_site.notify import notify
+
+from .models import Engine, Health
 
 STATUS_PATH = "/server/api?api_version=3&method=get_status"
+TIMED_OUT = "get_status timed out"
+HEALTH_FIELDS = ["health_status", "last_health_check", "last_health_error", "health_failures"]
 
 
 def status_url(host: str, port: int) -> str:
@@ -28,17 +46,25 @@ def interpret(response: httpx.Response) -> str:
 
 def describe_failure(exc: Exception) -> str:
     if isinstance(exc, httpx.TimeoutException):
-        return "get_status timed out"
+        return TIMED_OUT
     if isinstance(exc, httpx.ConnectError):
         return "connection refused"
     return f"get_status failed: {exc.__class__.__name__}"
+
+
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    """One TLS context per process: httpx would load the CA bundle again for every client
+    (20-40 ms), although engines only speak plain HTTP."""
+    return httpx.create_ssl_context()
 
 
 def probe(host: str, port: int, timeout: float | None = None) -> str:
     """One synchronous check; '' means healthy."""
     timeout = timeout or conf().HEALTH_CHECK_TIMEOUT_S
     try:
-        return interpret(httpx.get(status_url(host, port), timeout=timeout))
+        with httpx.Client(verify=_tls(), timeout=timeout) as client:
+            return interpret(client.get(status_url(host, port)))
     except httpx.HTTPError as exc:
         return describe_failure(exc)
 
@@ -57,24 +83,34 @@ def wait_until_ready(host: str, port: int, deadline_s: float) -> str:
 
 def record_result(engine, reason: str) -> None:
     """Store one check's outcome on the engine; announce it when the status changed."""
-    from django.db.models import F
-    from django.utils import timezone
+    store_results([(engine, reason)])
+    try:
+        engine.refresh_from_db(fields=HEALTH_FIELDS)
+    except Engine.DoesNotExist:
+        pass  # deleted while it was being checked
 
-    from orchestrator_site.notify import notify
 
-    from .models import Engine, Health
-
-    status = Health.UNHEALTHY if reason else Health.HEALTHY
-    changes = {
-        "health_status": status,
-        "last_health_check": timezone.now(),
-        "last_health_error": reason[:500],
-        "health_failures": F("health_failures") + 1 if reason else 0,
-    }
-    Engine.objects.filter(pk=engine.pk).update(**changes)
-    if engine.health_status != status:
-        notify("engine", action="health", engine=engine.container_name, health=status)
-    engine.refresh_from_db()
+def store_results(outcomes: list[tuple[Engine, str]]) -> None:
+    """Write check outcomes in one transaction, one UPDATE per distinct outcome: healthy clears the
+    failure count and reason; a failure adds one to the count and keeps its reason. Engines
+    deleted meanwhile are simply not updated."""
+    now = timezone.now()
+    by_reason: dict[str, list[int]] = defaultdict(list)
+    for engine, reason in outcomes:
+        by_reason[reason[:500]].append(engine.pk)
+    with transaction.atomic():
+        for reason, pks in by_reason.items():
+            engines = Engine.objects.filter(pk__in=pks)
+            if reason:
+                engines.update(health_status=Health.UNHEALTHY, last_health_check=now,
+                               last_health_error=reason, health_failures=F("health_failures") + 1)
+            else:
+                engines.update(health_status=Health.HEALTHY, last_health_check=now,
+                               last_health_error="", health_failures=0)
+        for engine, reason in outcomes:
+            status = Health.UNHEALTHY if reason else Health.HEALTHY
+            if engine.health_status != status:
+                notify("engine", action="health", engine=engine.container_name, health=status)
 
 
 def check_soon(engine) -> None:
@@ -84,5 +120,45 @@ def check_soon(engine) -> None:
     async_task("engines.jobs.check_until_ready", engine.pk, task_name=f"first-check-{engine.pk}")
 
 
-def check_all() -> None:
-    """Placeholder until the concurrent health pass lands."""
+async def _probe_async(client: httpx.AsyncClient, host: str, port: int, deadline: float) -> str:
+    try:
+        # httpx's timeout bounds each phase (connect, each read); the deadline bounds the whole
+        # check, and being common to the pass, the pass itself.
+        remaining = deadline - asyncio.get_running_loop().time()
+        response = await asyncio.wait_for(client.get(status_url(host, port)), max(0.0, remaining))
+    except TimeoutError:
+        return TIMED_OUT
+    except httpx.HTTPError as exc:
+        return describe_failure(exc)
+    return interpret(response)
+
+
+async def _probe_all(targets: list[tuple[str, int]], timeout: float) -> list[str]:
+    deadline = asyncio.get_running_loop().time() + timeout
+    # No pool cap: a hanging engine must never make another one's check wait for a connection.
+    limits = httpx.Limits(max_connections=None, max_keepalive_connections=0)
+    async with httpx.AsyncClient(verify=_tls(), timeout=timeout, limits=limits) as client:
+        return await asyncio.gather(*(_probe_async(client, host, port, deadline)
+                                      for host, port in targets))
+
+
+def probe_many(targets: list[tuple[str, int]], timeout: float | None = None) -> list[str]:
+    """Check many (host, port) at once; one reason per target, '' for healthy."""
+    if not targets:
+        return []
+    return asyncio.run(_probe_all(targets, timeout or conf().HEALTH_CHECK_TIMEOUT_S))
+
+
+def check_all() -> dict:
+    """Check every listed engine (managed and external) concurrently and store the outcomes."""
+    started = time.monotonic()
+    engines = [engine for engine in Engine.objects.listed() if engine.port]
+    reasons = probe_many([(engine.host, engine.port) for engine in engines])
+    store_results(list(zip(engines, reasons, strict=True)))
+    unhealthy = [engine.container_name for engine, reason in zip(engines, reasons, strict=True)
+                 if reason]
+    seconds = time.monotonic() - started
+    if engines:
+        Counter.add("orch_health_checks_total", len(engines) - len(unhealthy), result="healthy")
+        Counter.add("orch_health_checks_total", len(unhealthy), result="unhealthy")
+    return {"checked": len(engines), "unhealthy": unhealthy, "seconds": round(seconds, 3)}

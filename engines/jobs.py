@@ -1,14 +1,14 @@
-"""Entry points the django-q2 worker runs (scheduled in engines/management/commands/schedulejobs)."""
+"""Entry points the django-q2 worker runs (scheduled in orchestrator_site/schedules.py)."""
 
 import logging
 
 from django.utils import timezone
 
 from orchestrator_site.config import conf
-from orchestrator_site.models import JobRun
+from orchestrator_site.models import Counter, JobRun
 
 from . import cleanup, health, services
-from .models import Engine
+from .models import Engine, State
 
 log = logging.getLogger(__name__)
 
@@ -43,5 +43,36 @@ def check_until_ready(engine_pk: int) -> str:
     return reason or "healthy"
 
 
-def health_pass():
-    return run_recorded("health", health.check_all)
+def health_pass() -> dict:
+    """The health job: check every engine, then replace the managed ones that keep failing.
+    Recorded as two jobs so "health" times the checks alone (replacing includes provisioning)."""
+    result = run_recorded("health", health.check_all)
+    result["replaced"] = run_recorded("replace-unhealthy", replace_failing_engines)
+    return result
+
+
+def replace_failing_engines() -> list[str]:
+    """Remove managed engines that failed HEALTH_FAILURE_THRESHOLD checks in a row and serve no
+    started stream, then let reconcile start fresh ones if the replica target needs them.
+
+    Reconcile rather than one new engine per removed one: the target (MIN_REPLICAS) is what the
+    fleet must keep, and engines above it exist only while a proxy asks for them, so a surplus
+    engine that died is not owed a successor; reconcile is also serialised across processes, so
+    this never overshoots beside the reconcile job. An engine with a started stream is left
+    marked unhealthy: the proxy moves its viewers away and its streams end when the collector
+    sees it gone."""
+    threshold = conf().HEALTH_FAILURE_THRESHOLD
+    failing = services.idle_engines().exclude(state=State.STARTING).filter(
+        health_failures__gte=threshold)
+    removed = []
+    for engine in failing:
+        if engine.streams.filter(status="started").exists():
+            continue  # a stream started since the query
+        log.warning("replacing engine %s: %d failed health checks, last: %s",
+                    engine.container_name, engine.health_failures, engine.last_health_error)
+        services.delete_engine(engine, "unhealthy")
+        removed.append(engine.container_name)
+    if removed:
+        Counter.add("orch_engines_replaced_total", len(removed), reason="unhealthy")
+        services.reconcile()
+    return removed

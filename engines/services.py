@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from orchestrator_site.config import conf
-from orchestrator_site.models import Counter
+from orchestrator_site.loops import HOLDER
+from orchestrator_site.models import Counter, Lease
 from orchestrator_site.notify import notify
 from vpn.tunnel import placement
 
@@ -27,6 +31,8 @@ log = logging.getLogger(__name__)
 
 # A reservation whose provision never finished (the process died mid-start) is dropped after this.
 STALE_RESERVATION_S = 120
+# Longest a reconcile pass may hold its lease (provisioning up to MAX_REPLICAS engines).
+RECONCILE_LEASE_S = 300
 _CONF_PORT = re.compile(r"^--(http|https)-port=(\d+)\s*$", re.MULTILINE)
 
 
@@ -311,14 +317,43 @@ def _apply_view(engine: Engine, view: docker_gateway.ContainerView) -> None:
     changes = {"last_seen": timezone.now()}
     if engine.state != state:
         changes["state"] = state
-        if state == State.RUNNING:
-            changes.update(health_status=Health.UNKNOWN, health_failures=0)
+        if state == State.RUNNING:  # back through its restart policy: to be checked again
+            changes["health_status"] = Health.UNKNOWN
     Engine.objects.filter(pk=engine.pk).update(**changes)
 
 
+# Docker statuses of a container that is not running and that Docker will not start again by
+# itself (one its restart policy brings back is `restarting` meanwhile).
+DEAD_STATUSES = ("exited", "dead", "created")
+# A dead container is removed only once it has been dead this long. Stopping dockerd stops every
+# container exactly as `docker kill` does (same events, same `exited` status) and brings the
+# unless-stopped ones back when it starts again: those must survive. The daemon stops answering
+# within seconds of stopping them, so this is far beyond any shutdown.
+DEAD_CONTAINER_GRACE_S = 60
+
+
+def _docker_time(text: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        return None
+
+
+def dead_long_enough(view: docker_gateway.ContainerView, now: datetime | None = None) -> bool:
+    if view.status not in DEAD_STATUSES:
+        return False
+    # A container never started has the zero FinishedAt: its creation time counts instead.
+    moments = [t for t in (_docker_time(view.finished_at), _docker_time(view.created)) if t]
+    since = max(moments) if moments else None
+    now = now or timezone.now()
+    return since is None or (now - since).total_seconds() >= DEAD_CONTAINER_GRACE_S
+
+
 def sync_with_docker() -> dict[str, int]:
-    """Make the records match Docker: adopt unknown managed containers, update states, forget
-    records whose containers are gone, remove dead ones Docker will not restart."""
+    """Make the records match Docker: adopt unknown live containers of our label, update states,
+    forget engines whose containers are gone or dead for good, and remove containers dead for
+    longer than DEAD_CONTAINER_GRACE_S. Never stops a live container, so running it at every
+    start of the orchestrator keeps the fleet as it is."""
     cfg = conf()
     views = {view.id: view for view in docker_gateway.list_containers(cfg.CONTAINER_LABEL)}
     known = {engine.container_id: engine for engine in Engine.objects.managed()
@@ -327,23 +362,25 @@ def sync_with_docker() -> dict[str, int]:
         Engine.objects.filter(state=State.STARTING).values_list("container_name", flat=True)
     )
     summary = {"adopted": 0, "forgotten": 0, "removed_dead": 0}
-    for container_id, view in views.items():
-        engine = known.get(container_id)
-        if engine is not None:
+    for container_id, engine in known.items():
+        view = views.get(container_id)
+        if view is None or view.status in DEAD_STATUSES:
+            forget_engine(engine, "engine_died")
+            summary["forgotten"] += 1
+        else:
             _apply_view(engine, view)
-        elif view.name not in starting_names:
+    now = timezone.now()
+    for container_id, view in views.items():
+        if view.status in DEAD_STATUSES:
+            if view.name not in starting_names and dead_long_enough(view, now):
+                docker_gateway.remove_container(container_id)
+                summary["removed_dead"] += 1
+        elif container_id not in known and view.name not in starting_names:
             try:
                 adopt(view)
                 summary["adopted"] += 1
             except IntegrityError:
                 log.warning("could not adopt %s: a record with that name exists", view.name)
-    for container_id, engine in known.items():
-        if container_id not in views:
-            forget_engine(engine, "engine_died")
-            summary["forgotten"] += 1
-        elif views[container_id].status in ("exited", "dead", "created"):
-            delete_engine(engine, "engine_died")
-            summary["removed_dead"] += 1
     stale = timezone.now() - timedelta(seconds=STALE_RESERVATION_S)
     Engine.objects.filter(state=State.STARTING, first_seen__lt=stale).delete()
     return summary
@@ -374,13 +411,30 @@ def scale_to(demand: int) -> int:
     return target
 
 
+@contextmanager
+def _exclusively(name: str, seconds: float):
+    """Hold the named lease while the block runs, waiting for another holder to finish (or for
+    its lease to run out, if it crashed)."""
+    holder = f"{HOLDER}:{threading.get_ident()}"
+    while not Lease.acquire(name, holder, seconds):
+        time.sleep(0.2)
+    try:
+        yield
+    finally:
+        Lease.release(name, holder)
+
+
 def reconcile() -> dict[str, int]:
-    """One pass of the control loop: observe Docker, then restore the replica target."""
-    summary = sync_with_docker()
-    cfg = conf()
-    running = running_engines().count()
-    summary["provisioned"] = 0
-    for _ in range(max(0, cfg.MIN_REPLICAS - running)):
-        provision_engine()
-        summary["provisioned"] += 1
+    """One pass of the control loop: observe Docker, then restore the replica target.
+
+    Passes run one at a time across processes (the reconcile job, the health job replacing an
+    engine): two concurrent passes would both count the same shortfall and overshoot it."""
+    with _exclusively("reconcile", RECONCILE_LEASE_S):
+        summary = sync_with_docker()
+        cfg = conf()
+        running = running_engines().count()
+        summary["provisioned"] = 0
+        for _ in range(max(0, cfg.MIN_REPLICAS - running)):
+            provision_engine()
+            summary["provisioned"] += 1
     return summary
