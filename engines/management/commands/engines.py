@@ -31,6 +31,7 @@ class Command(BaseCommand):
         states = _engine_states(Engine.objects.listed())
         if as_json:
             payload = [EngineState(**state).model_dump() for state in states]
+            # The API's encoder, so timestamps read exactly as GET /engines writes them.
             self.stdout.write(json.dumps(payload, indent=2, cls=NinjaJSONEncoder))
             return
         if not states:

@@ -67,5 +67,6 @@ class Command(BaseCommand):
             else:
                 health.check_soon(engine)
             self.stdout.write(line)
+            self.stdout.flush()  # progress shows even when the output is piped
         if not_ready:
             raise CommandError(f"not ready within {conf().STARTUP_TIMEOUT_S} s: {', '.join(not_ready)}")
