@@ -42,8 +42,13 @@ REPLACE_ERRORS = (docker_gateway.DockerError, AtCapacity, ProvisionConflict, Tun
 
 @dataclass
 class Outcome:
-    replaced: list[tuple[str, str]] = field(default_factory=list)  # (old name, new name)
+    replaced: list[tuple[str, str]] = field(default_factory=list)  # (old, new) as `name (id)`
     failed: list[str] = field(default_factory=list)
+
+
+def _describe(engine: Engine) -> str:
+    # Names are reused (the lowest free number), so the short id tells old and new apart.
+    return f"{engine.container_name} ({(engine.container_id or '')[:12]})"
 
 
 def stale_engines(state: VpnState) -> list[Engine]:
@@ -95,8 +100,8 @@ def replace(engines: list[Engine], reason: str) -> Outcome:
             log.warning("could not replace engine %s (%s): %s", engine.container_name, reason, exc)
             outcome.failed.append(f"{engine.container_name}: {exc}")
             break  # retiring more engines now would only lower the count; the next tick retries
-        log.info("replaced engine %s by %s (%s)", engine.container_name, new.container_name, reason)
-        outcome.replaced.append((engine.container_name, new.container_name))
+        outcome.replaced.append((_describe(engine), _describe(new)))
+        log.info("replaced engine %s by %s (%s)", *outcome.replaced[-1], reason)
     return outcome
 
 
