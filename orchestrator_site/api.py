@@ -29,7 +29,37 @@ class JsonParser(Parser):
         return data
 
 
-api = NinjaAPI(
+ERROR_RESPONSES = {
+    400: "Malformed request body",
+    401: "Missing or malformed bearer token",
+    403: "Invalid token, CSRF failure or image not allowed",
+    404: "Unknown id",
+    409: "Conflict: a port or name is already in use",
+    413: "Request body over 1 MiB",
+    422: "Invalid input: the field path and the reason",
+    502: "Docker could not start the container",
+    503: "Docker unavailable, engine limit reached or VPN down",
+    504: "The engine did not become ready in time (wait_ready)",
+}
+
+
+class OrchestratorAPI(NinjaAPI):
+    """Documents the error answers every operation may give, all shaped `{"detail": ...}`."""
+
+    def get_openapi_schema(self, *args, **kwargs):
+        schema = super().get_openapi_schema(*args, **kwargs)
+        error = {"type": "object", "properties": {"detail": {}}, "required": ["detail"]}
+        for operations in schema["paths"].values():
+            for operation in operations.values():
+                for status, description in ERROR_RESPONSES.items():
+                    operation["responses"].setdefault(str(status), {
+                        "description": description,
+                        "content": {"application/json": {"schema": error}},
+                    })
+        return schema
+
+
+api = OrchestratorAPI(
     parser=JsonParser(),
     title="AceStream Orchestrator",
     version="1.0",

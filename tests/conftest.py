@@ -13,10 +13,11 @@ API_KEY = environment.TEST_ENV["API_KEY"]
 
 
 def _remove_run_containers(client, label: str) -> None:
-    for container in client.containers.list(all=True, filters={"label": label}):
+    # sparse: no inspect per container, which would race with containers removed meanwhile.
+    for container in client.containers.list(all=True, sparse=True, filters={"label": label}):
         try:
             container.remove(force=True)
-        except docker.errors.NotFound:
+        except docker.errors.APIError:  # already gone, or being removed
             pass
 
 
@@ -24,11 +25,15 @@ def _remove_orphans_of_dead_runs(client) -> None:
     """Containers left by a test run whose process is gone (killed, crashed)."""
     import os
 
-    for container in client.containers.list(all=True, filters={"label": environment.RUN_LABEL_KEY}):
-        run_id = container.labels.get(environment.RUN_LABEL_KEY, "")
+    for container in client.containers.list(all=True, sparse=True,
+                                            filters={"label": environment.RUN_LABEL_KEY}):
+        run_id = container.attrs.get("Labels", {}).get(environment.RUN_LABEL_KEY, "")
         pid = run_id.split("x", 1)[0]
         if pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
-            container.remove(force=True)
+            try:
+                container.remove(force=True)
+            except docker.errors.APIError:  # already gone, or being removed
+                pass
 
 
 @pytest.fixture(scope="session")
