@@ -5,6 +5,8 @@ from .api import api
 from .metrics import metrics_view
 from .views import health
 
+handler404 = "orchestrator_site.views.not_found"
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("health", health, name="health"),

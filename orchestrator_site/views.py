@@ -1,6 +1,7 @@
 from django.db import DatabaseError, connection
 from django.http import JsonResponse
 from django.utils import timezone
+from django.views.defaults import page_not_found
 
 from engines import docker_gateway
 from vpn.models import VpnState
@@ -57,3 +58,10 @@ def _vpn() -> str:
     if state.auth_error:
         return "down: the Gluetun control server refused our API key"
     return f"down: container {state.container_status}, health {state.health}"
+
+
+def not_found(request, exception=None):
+    """Unknown URLs answer JSON like the API does; browsers still get Django's page."""
+    if "text/html" in request.headers.get("Accept", ""):
+        return page_not_found(request, exception)
+    return JsonResponse({"detail": f"no route for {request.path[:200]!r}"}, status=404)
