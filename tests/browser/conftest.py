@@ -9,12 +9,8 @@ tests therefore reach the orchestrator only over HTTP, never through the ORM.
 import pytest
 from playwright.sync_api import sync_playwright
 
-from tests.browser.helpers import log_in
+from tests.browser.helpers import CHROMIUM_ARGS, DESKTOP, log_in
 from tests.support.live import Orchestrator
-
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-DESKTOP = {"width": 1440, "height": 900}
 
 
 @pytest.fixture(scope="session")

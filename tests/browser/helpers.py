@@ -8,6 +8,9 @@ from tests import environment
 from tests.support.stream_events import acexy_started, play
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+DESKTOP = {"width": 1440, "height": 900}
 PHONE = {"width": 390, "height": 844}
 ADMIN = (environment.TEST_ENV["ADMIN_USERNAME"], environment.TEST_ENV["ADMIN_PASSWORD"])
 XSS = "<img src=x onerror=alert(1)>"
