@@ -57,6 +57,7 @@ def test_anonymous_and_non_staff_are_sent_to_the_login(client, django_user_model
     assert response["Location"].startswith("/admin/login/?next=/panel")
     client.force_login(django_user_model.objects.create_user("viewer", password="pw"))
     assert client.get("/panel").status_code == 302
+    assert client.get("/panel/")["Location"] == "/panel"
 
 
 def test_first_paint_has_the_data(staff, fleet_rows):

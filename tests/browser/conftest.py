@@ -19,7 +19,7 @@ def live(engine_image):
                              "ALLOWED_HOSTS": "127.0.0.1,localhost"})
     orch.start()
     yield orch
-    orch.stop()
+    orch.stop(grace=3)  # the worker (qcluster) is slow to stop and has nothing left to finish
 
 
 @pytest.fixture
