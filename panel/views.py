@@ -76,9 +76,9 @@ def check_engine(request, pk: int):
         return missing
     if engine.port is None:
         return _json({"detail": f"{engine.container_name} has no published port"}, status=409)
-    check_engines([engine])
-    return _json({"engine": engine.container_name, "health": engine.health_status,
-                  "reason": engine.last_health_error})
+    [(_, reason)] = check_engines([engine])
+    return _json({"engine": engine.container_name, "health": "unhealthy" if reason else "healthy",
+                  "reason": reason})
 
 
 @staff_json("POST")
