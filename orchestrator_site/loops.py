@@ -29,7 +29,7 @@ def run_every(name: str, interval: Callable[[], float], work: Callable[[], objec
         began = time.monotonic()
         close_old_connections()
         try:
-            if Lease.acquire(name, HOLDER, seconds=max(3 * period, 30)):
+            if Lease.acquire(name, HOLDER, seconds=max(3 * period, 10)):
                 started = timezone.now()
                 try:
                     work()

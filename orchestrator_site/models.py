@@ -1,5 +1,7 @@
 """Cross-cutting state that every process shares through the database."""
 
+import os
+import socket
 from datetime import timedelta
 
 from django.db import models, transaction
@@ -63,6 +65,22 @@ class JobRun(models.Model):
         cls.objects.update_or_create(name=name, defaults=values)
 
 
+def _holder_is_gone(holder: str) -> bool:
+    """A holder named `host:pid[:thread]` on this host whose process no longer exists: a crashed
+    process's lease is taken over at once instead of after its expiry."""
+    host, _, rest = holder.partition(":")
+    pid = rest.split(":", 1)[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
 class Lease(models.Model):
     """A named lock with an expiry, so two processes never run the same loop at once and a
     crashed holder is replaced once its lease runs out."""
@@ -83,7 +101,7 @@ class Lease(models.Model):
             if lease is None:
                 cls.objects.create(name=name, holder=holder, expires_at=expires)
                 return True
-            if lease.holder == holder or lease.expires_at < now:
+            if lease.holder == holder or lease.expires_at < now or _holder_is_gone(lease.holder):
                 cls.objects.filter(name=name).update(holder=holder, expires_at=expires)
                 return True
             return False

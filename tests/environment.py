@@ -2,6 +2,7 @@
 own data folder, container label, name prefix and port block, so runs never touch each other's
 containers (or a real orchestrator's) on a shared Docker engine."""
 
+import fcntl
 import os
 import random
 import tempfile
@@ -9,8 +10,24 @@ import tempfile
 RUN_ID = f"{os.getpid()}x{random.randrange(16**4):04x}"
 RUN_LABEL_KEY = "orchestrator.test"
 DATA_DIR = tempfile.mkdtemp(prefix=f"orch-test-{RUN_ID}-")
-# 40 blocks of 250 host ports between 20000 and 29999; container-side ranges above 50000.
-_block = random.randrange(40)
+# 40 blocks of 250 host ports between 20000 and 29999 (container-side ranges sit above 50000).
+# A run holds a lock on its block for its whole life, so concurrent runs never share one.
+BLOCKS = 40
+
+
+def _claim_block() -> tuple[int, object]:
+    for block in random.sample(range(BLOCKS), BLOCKS):
+        handle = open(os.path.join(tempfile.gettempdir(), f"orch-test-ports-{block}.lock"), "w")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            continue
+        return block, handle
+    raise RuntimeError(f"all {BLOCKS} test port blocks are taken by other runs")
+
+
+_block, _BLOCK_LOCK = _claim_block()
 HOST_PORTS = (20000 + _block * 250, 20000 + _block * 250 + 249)
 
 TEST_ENV = {
