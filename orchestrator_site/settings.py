@@ -90,12 +90,15 @@ _SQLITE_OPTIONS = {
     "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
 }
 
+# django-prometheus's backends are Django's own with query and error counters added.
 if ORCH.DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(ORCH.DATABASE_URL, conn_max_age=60)}
+    DATABASES["default"]["ENGINE"] = DATABASES["default"]["ENGINE"].replace(
+        "django.db.backends.", "django_prometheus.db.backends.")
 else:
     DATABASES = {
         "default": {
-            "ENGINE": "django.db.backends.sqlite3",
+            "ENGINE": "django_prometheus.db.backends.sqlite3",
             "NAME": DATA_DIR / "orchestrator.sqlite3",
             "OPTIONS": _SQLITE_OPTIONS,
             "TEST": {"NAME": DATA_DIR / "test-orchestrator.sqlite3"},
