@@ -19,14 +19,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
 import time
-from collections import defaultdict
 from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
 import h11
 from django.db import transaction
-from django.db.models import F, OuterRef, Q, Subquery
+from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 
 from orchestrator_site.config import conf
@@ -41,8 +41,6 @@ log = logging.getLogger(__name__)
 PER_ENGINE_REQUESTS = 4
 MAX_IN_FLIGHT = 100
 MAX_ANSWER_BYTES = 64 * 1024
-# Streams per DELETE when trimming: SQLite refuses expression trees deeper than 1000.
-TRIM_CHUNK = 200
 ENDED_BY_ENGINE = "engine_stopped_stream"
 # Column bounds: an engine reporting absurd figures gets null there, never a failed pass.
 INT_BOUNDS = {
@@ -72,7 +70,8 @@ class PassSummary:
     ended: int
     errors: int
     trimmed: int
-    seconds: float
+    fetch_seconds: float = 0.0  # fetching every stat_url
+    seconds: float = 0.0  # the whole pass, storing included
 
 
 def _bounded_int(value, limit: int) -> int | None:
@@ -103,41 +102,62 @@ def read_stats(status_code: int, body: bytes) -> Outcome:
     return Outcome(stats=stats)
 
 
-async def http_get(url: str, timeout: float) -> tuple[int, bytes]:
-    """One GET with a deadline for the whole exchange; the answer body is capped."""
+async def _open(addresses: list[str], port: int):
+    """Connect to the first of the addresses that accepts, as asyncio does for a host name."""
+    for address in addresses[:-1]:
+        try:
+            return await asyncio.open_connection(address, port)
+        except OSError:
+            continue
+    return await asyncio.open_connection(addresses[-1], port)
+
+
+async def http_get(url: str, addresses: list[str] | None = None) -> tuple[int, bytes]:
+    """One GET; the caller bounds its duration. `addresses` are the URL's host already resolved,
+    so a pass asks the resolver (a thread hop in asyncio) once per engine, not once per stream.
+    The answer body is capped."""
     parts = urlsplit(url)
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    async with asyncio.timeout(timeout):
-        reader, writer = await asyncio.open_connection(parts.hostname, parts.port or 80)
-        try:
-            connection = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_ANSWER_BYTES)
-            writer.write(connection.send(h11.Request(method="GET", target=target, headers=[
-                ("Host", parts.netloc), ("Accept", "application/json"), ("Connection", "close"),
-            ])))
-            writer.write(connection.send(h11.EndOfMessage()))
-            status, body = 0, bytearray()
-            while True:
-                event = connection.next_event()
-                if event is h11.NEED_DATA:
-                    connection.receive_data(await reader.read(16384))
-                elif isinstance(event, h11.Response):
-                    status = event.status_code
-                elif isinstance(event, h11.Data):
-                    body += event.data
-                    if len(body) > MAX_ANSWER_BYTES:
-                        raise BadAnswer(f"answer over {MAX_ANSWER_BYTES} bytes")
-                elif isinstance(event, h11.EndOfMessage | h11.ConnectionClosed):
-                    return status, bytes(body)
-        finally:
-            writer.close()
+    reader, writer = await _open(addresses or [parts.hostname], parts.port or 80)
+    try:
+        connection = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_ANSWER_BYTES)
+        writer.write(connection.send(h11.Request(method="GET", target=target, headers=[
+            ("Host", parts.netloc), ("Accept", "application/json"), ("Connection", "close"),
+        ])))
+        writer.write(connection.send(h11.EndOfMessage()))
+        status, body = 0, bytearray()
+        while True:
+            event = connection.next_event()
+            if event is h11.NEED_DATA:
+                connection.receive_data(await reader.read(16384))
+            elif isinstance(event, h11.Response):
+                status = event.status_code
+            elif isinstance(event, h11.Data):
+                body += event.data
+                if len(body) > MAX_ANSWER_BYTES:
+                    raise BadAnswer(f"answer over {MAX_ANSWER_BYTES} bytes")
+            elif isinstance(event, h11.EndOfMessage | h11.ConnectionClosed):
+                return status, bytes(body)
+    finally:
+        writer.close()
 
 
 class _Engine:
-    """Per engine address within one pass: its request slots, and why it stopped being asked."""
+    """Per engine address within one pass: its request slots, its resolved addresses, and why it
+    stopped being asked."""
 
-    def __init__(self):
+    def __init__(self, host: str, port: int):
+        self.host, self.port = host, port
         self.slots = asyncio.Semaphore(PER_ENGINE_REQUESTS)
+        self.addresses: list[str] | None = None
         self.unreachable = ""
+
+    async def resolve(self) -> list[str]:
+        if self.addresses is None:
+            found = await asyncio.get_running_loop().getaddrinfo(
+                self.host, self.port, type=socket.SOCK_STREAM)
+            self.addresses = list(dict.fromkeys(info[4][0] for info in found))
+        return self.addresses
 
 
 async def _fetch(url: str, engine: _Engine, in_flight: asyncio.Semaphore, timeout: float) -> Outcome:
@@ -146,7 +166,8 @@ async def _fetch(url: str, engine: _Engine, in_flight: asyncio.Semaphore, timeou
             return Outcome(error=f"skipped: engine {engine.unreachable} earlier in this pass")
         async with in_flight:
             try:
-                status, body = await http_get(url, timeout)
+                async with asyncio.timeout(timeout):
+                    status, body = await http_get(url, await engine.resolve())
             except TimeoutError:
                 engine.unreachable = "timed out"
                 return Outcome(error=f"no answer within {timeout} s")
@@ -160,12 +181,15 @@ async def _fetch(url: str, engine: _Engine, in_flight: asyncio.Semaphore, timeou
 
 async def fetch_all(targets: list[tuple[str, str]], timeout: float) -> dict[str, Outcome]:
     """Fetch every (stream id, stat_url) at once, within the per-engine and overall bounds."""
-    engines: dict[tuple, _Engine] = defaultdict(_Engine)
+    engines: dict[tuple, _Engine] = {}
     in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
 
     def engine_of(url: str) -> _Engine:
         parts = urlsplit(url)
-        return engines[(parts.hostname, parts.port)]
+        address = (parts.hostname, parts.port or 80)
+        if address not in engines:
+            engines[address] = _Engine(*address)
+        return engines[address]
 
     outcomes = await asyncio.gather(*(
         _fetch(url, engine_of(url), in_flight, timeout) for _, url in targets))
@@ -173,21 +197,24 @@ async def fetch_all(targets: list[tuple[str, str]], timeout: float) -> dict[str,
 
 
 def trim_history(stream_ids, keep: int) -> int:
-    """Delete each stream's snapshots beyond its `keep` newest; one query finds every stream's
-    cutoff (newest-first on the stream index), then a few bulk deletes remove what lies below."""
-    beyond_keep = StatSnapshot.objects.filter(stream=OuterRef("pk")).order_by("-pk").values("pk")
-    cutoffs = list(
-        Stream.objects.filter(pk__in=stream_ids)
-        .annotate(cutoff=Subquery(beyond_keep[keep:keep + 1]))
-        .filter(cutoff__isnull=False)
-        .values_list("pk", "cutoff")
-    )
-    deleted = 0
-    for start in range(0, len(cutoffs), TRIM_CHUNK):
-        below_cutoff = Q()
-        for stream_id, cutoff in cutoffs[start:start + TRIM_CHUNK]:
-            below_cutoff |= Q(stream_id=stream_id, pk__lte=cutoff)
-        deleted += StatSnapshot.objects.filter(below_cutoff).delete()[0]
+    """Delete each stream's snapshots beyond its `keep` newest. One query finds, per stream, the
+    first snapshot beyond `keep` and the oldest one, both by seeks on the (stream, ts) index. In
+    the steady state they are the same row (each pass adds one) and all of them go in one DELETE
+    by primary key; a longer excess (STATS_HISTORY_MAX lowered) is deleted stream by stream."""
+    by_stream = StatSnapshot.objects.filter(stream=OuterRef("pk")).values("pk")
+    beyond_keep = [row for row in (
+        Stream.objects.filter(pk__in=stream_ids).order_by()
+        .annotate(cutoff=Subquery(by_stream.order_by("-ts", "-pk")[keep:keep + 1]),
+                  oldest=Subquery(by_stream.order_by("ts", "pk")[:1]))
+        .values_list("pk", "cutoff", "oldest")
+    ) if row[1] is not None]
+    only_one = [cutoff for _, cutoff, oldest in beyond_keep if oldest == cutoff]
+    deleted = StatSnapshot.objects.filter(pk__in=only_one).delete()[0] if only_one else 0
+    for stream_id, cutoff, oldest in beyond_keep:
+        if oldest != cutoff:
+            excess = StatSnapshot.objects.filter(stream_id=stream_id).order_by("-ts", "-pk")[keep:]
+            deleted += StatSnapshot.objects.filter(pk__in=list(excess.values_list("pk", flat=True))
+                                                   ).delete()[0]
     return deleted
 
 
@@ -211,17 +238,21 @@ def store(outcomes: dict[str, Outcome]) -> PassSummary:
         ended = services.end_streams(Stream.objects.filter(pk__in=gone), ENDED_BY_ENGINE) if gone else []
         notify("stats", streams=len(outcomes), stored=len(present), ended=len(ended))
     return PassSummary(streams=len(outcomes), stored=len(present), ended=len(ended),
-                       errors=len(failed), trimmed=trimmed, seconds=0.0)
+                       errors=len(failed), trimmed=trimmed)
 
 
 def collect_pass() -> PassSummary:
     """One collection pass over every started stream (the watcher runs it every COLLECT_INTERVAL_S)."""
     began = time.monotonic()
     targets = list(Stream.objects.started().values_list("pk", "stat_url"))
-    outcomes = asyncio.run(fetch_all(targets, conf().COLLECT_TIMEOUT_S)) if targets else {}
-    summary = store(outcomes) if outcomes else PassSummary(0, 0, 0, 0, 0, 0.0)
+    if not targets:
+        return PassSummary(0, 0, 0, 0, 0)
+    outcomes = asyncio.run(fetch_all(targets, conf().COLLECT_TIMEOUT_S))
+    fetched = time.monotonic()
+    summary = store(outcomes)
     seconds = time.monotonic() - began
     if seconds > conf().COLLECT_INTERVAL_S:
-        log.warning("stats pass over %d streams took %.1f s, longer than the %d s interval",
-                    summary.streams, seconds, conf().COLLECT_INTERVAL_S)
-    return replace(summary, seconds=round(seconds, 3))
+        log.warning("stats pass over %d streams took %.1f s (fetching %.1f s), longer than the "
+                    "%d s interval", summary.streams, seconds, fetched - began,
+                    conf().COLLECT_INTERVAL_S)
+    return replace(summary, fetch_seconds=round(fetched - began, 3), seconds=round(seconds, 3))

@@ -49,7 +49,10 @@ class Stream(models.Model):
 
 
 class StatSnapshot(models.Model):
-    stream = models.ForeignKey(Stream, on_delete=models.CASCADE, related_name="snapshots")
+    # No index of its own: the (stream, ts) index below serves every lookup by stream, and each
+    # index more is one more B-tree the collector updates for every row it inserts and trims.
+    stream = models.ForeignKey(Stream, on_delete=models.CASCADE, related_name="snapshots",
+                               db_index=False)
     ts = models.DateTimeField(default=timezone.now)
     peers = models.IntegerField(null=True)
     speed_down = models.IntegerField(null=True)

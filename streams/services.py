@@ -133,17 +133,20 @@ def record_stream_started(event: StreamStartedIn) -> Stream:
 
 
 def end_streams(streams: QuerySet, reason: str) -> list[str]:
-    """End the started streams among `streams`; returns the ids that really changed. Engines left
-    without a started stream start their grace clock."""
+    """End the started streams among `streams`, whoever reports it (proxy event, collector, engine
+    gone); returns the ids that really changed, and only those are counted. Engines left without
+    a started stream start their grace clock."""
     now = timezone.now()
     with transaction.atomic():
-        rows = list(streams.filter(status=StreamStatus.STARTED).values_list("pk", "engine_id"))
+        rows = list(streams.filter(status=StreamStatus.STARTED).select_for_update()
+                    .values_list("pk", "engine_id"))
         ids = [pk for pk, _ in rows]
         if not ids:
             return []
-        Stream.objects.filter(pk__in=ids, status=StreamStatus.STARTED).update(
+        Stream.objects.filter(pk__in=ids).update(
             status=StreamStatus.ENDED, ended_at=now, ended_reason=reason[:200])
         _start_idle_clocks({engine_id for _, engine_id in rows if engine_id}, now)
+        Counter.add("orch_events_ended_total", len(ids))
     notify("stream", action="ended", streams=ids, reason=reason)
     return ids
 
@@ -167,7 +170,6 @@ def record_stream_ended(stream_id: str | None, container_id: str | None,
         return False, None
     updated = bool(end_streams(Stream.objects.filter(pk=stream.pk), reason or "unspecified"))
     if updated:
-        Counter.add("orch_events_ended_total")
         stream.refresh_from_db()
     return updated, stream
 
