@@ -114,6 +114,7 @@ def listen_for_events(stop: threading.Event, connected: threading.Event | None =
         try:
             # Subscribed first, then repaired: a change during the repair still arrives as an event.
             _repair()
+            log.info("following Docker events of %s", conf().CONTAINER_LABEL)
             if connected is not None:
                 connected.set()
             for event in stream:

@@ -252,14 +252,24 @@ def provision_generic(image: str, env: dict, labels: dict, published: dict,
 
 
 def delete_engine(engine: Engine, reason: str = "engine_deleted") -> None:
-    """Stop and remove the container, then forget the engine and free its ports."""
+    """End its streams, stop and remove the container, then forget the engine and free its ports.
+
+    Streams end first, with `reason`: the events listener (another process) sees the container
+    die while it is being removed and would otherwise end them first as `engine_died`."""
+    engine_gone.send(sender=Engine, engine=engine, reason=reason)
     if engine.container_id and engine.managed:
         docker_gateway.remove_container(engine.container_id)
-    forget_engine(engine, reason)
+    _drop(engine)
 
 
 def forget_engine(engine: Engine, reason: str) -> None:
+    """Drop the record of an engine whose container is gone or dead for good; its streams end
+    with `reason` and its ports are freed (they cascade with the record)."""
     engine_gone.send(sender=Engine, engine=engine, reason=reason)
+    _drop(engine)
+
+
+def _drop(engine: Engine) -> None:
     Engine.objects.filter(pk=engine.pk).delete()
     notify("engine", action="removed", engine=engine.container_name)
 

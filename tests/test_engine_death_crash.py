@@ -6,7 +6,8 @@ import pytest
 
 from engines import health
 from engines.models import Engine
-from tests.support.events import listening, recording_engine_gone, wait_for
+from streams.models import Stream
+from tests.support.events import listening, started_stream, wait_for
 
 pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]
 
@@ -14,18 +15,20 @@ pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]
 def test_a_crashed_engine_is_marked_at_once_and_comes_back_as_the_same_engine(api, fleet):
     body = api.post("/provision/acestream", {"wait_ready": True}).json()
     before = Engine.objects.get(container_id=body["container_id"])
-    with listening(), recording_engine_gone() as gone_signals:
+    stream = started_stream(body["container_id"])
+    with listening():
         # The simulator answers, then exits with code 1.
         httpx.get(f"http://127.0.0.1:{body['host_http_port']}/sim/fault?mode=exit", timeout=5)
 
-        # Marked within a second: its streams are told to end, the reason is kept.
-        wait_for(lambda: (body["container_id"], "engine_died") in gone_signals, timeout=1)
+        # Within a second: its stream ended, the reason of the death kept.
+        wait_for(lambda: Stream.objects.get(pk=stream.pk).status == "ended", timeout=1)
         wait_for(lambda: Engine.objects.get(pk=before.pk).last_health_error
                  == "container died, exit code 1", timeout=1)
         # Docker restarts it; the listener sees the start and the record is running again.
         engine = wait_for(lambda: Engine.objects.filter(pk=before.pk, state="running").first(),
                           timeout=5)
 
+    assert Stream.objects.get(pk=stream.pk).ended_reason == "engine_died"
     assert engine.container_id == before.container_id
     assert engine.host_http_port == before.host_http_port
     assert engine.health_failures == 1  # a death counts as a failed check
@@ -33,4 +36,5 @@ def test_a_crashed_engine_is_marked_at_once_and_comes_back_as_the_same_engine(ap
     state = api.get(f"/engines/{body['container_id']}").json()["engine"]
     assert state["health_status"] == "unknown"
     assert state["last_health_error"] == "container died, exit code 1"
+    assert state["streams"] == []
     assert health.wait_until_ready("127.0.0.1", body["host_http_port"], 5) == ""

@@ -1,11 +1,12 @@
 """Engines that die for good: removed with `docker rm -f` or `docker kill`ed behind the
-orchestrator's back. The listener forgets them within a second: streams told to end, ports freed."""
+orchestrator's back. The listener forgets them within a second: streams ended, ports freed."""
 
 import pytest
 
 from engines import services
 from engines.models import Engine, PortReservation
-from tests.support.events import listening, recording_engine_gone, wait_for
+from streams.models import Stream
+from tests.support.events import listening, started_stream, wait_for
 
 pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]
 
@@ -17,10 +18,12 @@ def forgotten(api, container_id: str) -> bool:
 
 def test_an_engine_removed_with_docker_rm_is_forgotten_within_a_second(api, fleet):
     body = api.post("/provision/acestream", {}).json()
-    with listening(), recording_engine_gone() as gone:
+    stream = started_stream(body["container_id"])
+    with listening():
         fleet.containers.get(body["container_id"]).remove(force=True)
         wait_for(lambda: forgotten(api, body["container_id"]), timeout=1)
-    assert gone == [(body["container_id"], "engine_died")]
+    stream.refresh_from_db()
+    assert (stream.status, stream.ended_reason) == ("ended", "engine_died")
     assert api.get("/engines").json() == []
     # Its port is free again: the next engine may take it.
     assert api.post("/provision/acestream", {"host_port": body["host_http_port"]}).status_code == 200
@@ -30,10 +33,12 @@ def test_a_killed_engine_is_forgotten_within_a_second_and_its_container_removed_
         api, fleet, monkeypatch):
     body = api.post("/provision/acestream", {}).json()
     other = api.post("/provision/acestream", {}).json()
-    with listening(), recording_engine_gone() as gone:
+    stream = started_stream(body["container_id"])
+    with listening():
         fleet.containers.get(body["container_id"]).kill()
         wait_for(lambda: forgotten(api, body["container_id"]), timeout=1)
-    assert gone == [(body["container_id"], "engine_died")]
+    stream.refresh_from_db()
+    assert (stream.status, stream.ended_reason) == ("ended", "engine_died")
     assert [e["container_id"] for e in api.get("/engines").json()] == [other["container_id"]]
     # Docker does not restart a killed container; the dead one is left for the grace period
     # (a dockerd shutdown looks the same and its containers come back), then removed.
@@ -44,3 +49,13 @@ def test_a_killed_engine_is_forgotten_within_a_second_and_its_container_removed_
     assert services.sync_with_docker()["removed_dead"] == 1
     assert not fleet.containers.list(all=True, filters={"id": body["container_id"]})
     assert Engine.objects.filter(container_id=other["container_id"], state="running").exists()
+
+
+def test_deleting_an_engine_ends_its_streams_as_deleted_even_with_the_listener_running(api, fleet):
+    body = api.post("/provision/acestream", {}).json()
+    stream = started_stream(body["container_id"])
+    with listening():
+        assert api.delete(f"/containers/{body['container_id']}").status_code == 200
+        wait_for(lambda: not Stream.objects.filter(pk=stream.pk, status="started").exists(), 1)
+    stream.refresh_from_db()
+    assert stream.ended_reason == "engine_deleted"

@@ -66,9 +66,9 @@ def test_failures_count_in_a_row_and_a_good_answer_clears_them(api, fleet):
 
 def test_external_engine_that_does_not_answer_is_unhealthy(api, db):
     Engine.objects.create(container_id="external-1", container_name="external-1", host="127.0.0.1",
-                          host_http_port=1,
-                          managed=False, state="running")
-    assert health.check_all()["unhealthy"] == ["external-1"]
+                          host_http_port=1, managed=False, state="running")
+    result = health.check_all()
+    assert result["unhealthy"] == ["external-1"], (result, list(Engine.objects.values()))
     engine = api.get("/engines").json()[0]
     assert (engine["health_status"], engine["last_health_error"]) == ("unhealthy", "connection refused")
 

@@ -1,5 +1,5 @@
-"""The Docker events listener run as a thread of the test (as `manage.py watch` runs it), and a
-poll helper for "within N seconds" assertions."""
+"""The Docker events listener run as a thread of the test (as `manage.py watch` runs it), a poll
+helper for "within N seconds" assertions, and a started stream to watch end."""
 
 import contextlib
 import threading
@@ -46,19 +46,11 @@ def wait_for(predicate, timeout: float, interval: float = 0.02):
         time.sleep(interval)
 
 
-@contextlib.contextmanager
-def recording_engine_gone():
-    """Collect (container_id, reason) of every `engine_gone` sent during the block: what the
-    streams app acts on to end the engine's streams."""
-    from engines.signals import engine_gone
+def started_stream(container_id: str, stream_id: str = "ch-1"):
+    """A started stream on the engine, as `stream_started` records it."""
+    from engines.models import Engine
+    from streams.models import Stream
 
-    received = []
-
-    def record(sender, engine, reason, **kwargs):
-        received.append((engine.container_id, reason))
-
-    engine_gone.connect(record, weak=False)
-    try:
-        yield received
-    finally:
-        engine_gone.disconnect(record)
+    engine = Engine.objects.get(container_id=container_id)
+    return Stream.objects.create(id=stream_id, key_type="infohash", key="0a48", engine=engine,
+                                 container_id=container_id, status="started")

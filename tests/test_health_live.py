@@ -1,0 +1,38 @@
+"""The real processes: the worker's first check of a new engine (check_soon), and the watcher's
+events listener noticing a killed engine, as a proxy sees them through the API."""
+
+import time
+
+import pytest
+
+from tests.support.events import wait_for
+from tests.support.live import Orchestrator
+
+pytestmark = [pytest.mark.docker, pytest.mark.live, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def live(fleet, engine_image):
+    orchestrator = Orchestrator(env={"TARGET_IMAGE": engine_image, "MIN_REPLICAS": "0"})
+    orchestrator.start()
+    try:
+        wait_for(lambda: "following Docker events" in orchestrator.logs("watch"), timeout=30)
+        yield orchestrator
+    finally:
+        orchestrator.stop()
+
+
+def test_a_new_engine_is_checked_within_seconds_and_a_killed_one_vanishes_within_one(live, fleet):
+    with live.client() as client:
+        body = client.post("/provision/acestream", json={"labels": {}, "env": {}}).json()
+
+        def health_status():
+            return client.get(f"/engines/{body['container_id']}").json()["engine"]["health_status"]
+
+        assert wait_for(lambda: health_status() == "healthy", timeout=10)
+
+        fleet.containers.get(body["container_id"]).kill()
+        killed = time.monotonic()
+        wait_for(lambda: body["container_id"] not in
+                 [e["container_id"] for e in client.get("/engines").json()], timeout=1)
+        assert time.monotonic() - killed < 1
