@@ -6,9 +6,10 @@ import pytest
 
 from engines.health import probe, wait_until_ready
 from engines.models import Engine
+from orchestrator_site.models import Lease
 from streams.models import Stream
 from vpn.models import VpnTransition
-from vpn.monitor import check_vpn
+from vpn.monitor import ENGINES_LEASE, check_vpn
 
 pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]
 pytest_plugins = ["tests.support.gluetun"]
@@ -95,3 +96,16 @@ def test_restart_without_recreation_leaves_the_engines(api, gluetun, orch):
     gluetun.restart()
     check_vpn()
     assert set(Engine.objects.values_list("container_id", flat=True)) == old
+
+
+def test_a_second_pass_leaves_the_engines_to_the_one_replacing_them(api, gluetun):
+    check_vpn()
+    old = start_engines(api, 1)
+    gluetun.restart()
+    Lease.acquire(ENGINES_LEASE, "another-process", seconds=60)
+    check_vpn()
+    assert set(Engine.objects.values_list("container_id", flat=True)) == old
+    Lease.release(ENGINES_LEASE, "another-process")
+    check_vpn()
+    assert old.isdisjoint(Engine.objects.values_list("container_id", flat=True))
+    assert_serving(gluetun, 1)

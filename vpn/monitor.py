@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -20,6 +21,8 @@ from django.utils import timezone
 
 from engines import docker_gateway
 from orchestrator_site.config import conf
+from orchestrator_site.loops import HOLDER
+from orchestrator_site.models import Lease
 from orchestrator_site.notify import notify
 
 from . import gluetun, services
@@ -30,6 +33,9 @@ log = logging.getLogger(__name__)
 # After Gluetun (re)starts, its tunnel needs a while to connect: until then "not running yet"
 # is reported as `starting`, not `unhealthy`.
 STARTUP_GRACE_S = 60
+# Held while engines are being replaced; long enough for MAX_ACTIVE_REPLICAS slow stops and starts.
+ENGINES_LEASE = "vpn-engines"
+ENGINES_LEASE_S = 300
 
 
 @dataclass(frozen=True)
@@ -174,10 +180,23 @@ def act(state: VpnState) -> None:
     only start there, and engines of a tunnel that merely dropped keep their namespace."""
     if not state.is_up:
         return
-    if conf().VPN_RESTART_ENGINES_ON_RECONNECT:
-        _log_outcome("engines_recreated", services.recreate_stale(state))
-    if state.forwarded_port:
-        _log_outcome("engine_replaced", services.move_forwarded_port(state.forwarded_port))
+    recreate = conf().VPN_RESTART_ENGINES_ON_RECONNECT and services.stale_engines(state)
+    move = state.forwarded_port and services.outdated_port_holders(state.forwarded_port)
+    if not (recreate or move):
+        return
+    # A pass outside the watcher (`manage.py vpnstatus`) may run beside it: two passes replacing
+    # the same engines would each start a successor. The one that does not get the lease leaves
+    # the work to the other.
+    holder = f"{HOLDER}:{threading.get_ident()}"
+    if not Lease.acquire(ENGINES_LEASE, holder, seconds=ENGINES_LEASE_S):
+        return
+    try:
+        if recreate:
+            _log_outcome("engines_recreated", services.recreate_stale(state))
+        if move:
+            _log_outcome("engine_replaced", services.move_forwarded_port(state.forwarded_port))
+    finally:
+        Lease.release(ENGINES_LEASE, holder)
 
 
 def check_vpn() -> VpnState | None:
