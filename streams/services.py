@@ -77,11 +77,11 @@ def _external_engine(event: StreamStartedIn, now: datetime) -> Engine:
 def check_engine_url(url: str, field: str, engine: Engine) -> None:
     """The orchestrator fetches these URLs itself: they may only lead to the engine's own port, on
     its recorded host or a loopback name, so an event cannot point it at another host."""
-    parts = urlsplit(url)
     try:
+        parts = urlsplit(url)
         port = parts.port
-    except ValueError:
-        port = None
+    except ValueError:  # brackets that do not make an IPv6 address, a port out of range
+        raise StreamRejected(f"{field} is not a valid URL: {url[:200]!r}") from None
     if parts.scheme != "http" or not parts.hostname or parts.username or parts.password:
         raise StreamRejected(f"{field} must be a plain http:// URL of the engine, got {url[:200]!r}")
     allowed = _same_host_names(engine.host) | LOOPBACK_HOSTS

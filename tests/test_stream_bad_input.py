@@ -68,6 +68,9 @@ def test_is_live_not_an_int(api, engine, value):
     "file:///etc/passwd",
     "http://user:pw@localhost:20001/ace/stat",       # credentials
     "http://localhost:99999/ace/stat",               # no valid port at all
+    "http://[::1:20001/ace/stat",                    # broken IPv6 brackets
+    "http://localhost:20001/ace/stat/k1 s1",         # a space
+    "http://localhost:20001/ace/stat/\x00",          # a NUL
     "not a url",
 ])
 def test_stat_url_elsewhere_is_refused(api, engine, url):
@@ -81,6 +84,13 @@ def test_command_url_elsewhere_is_refused(api, engine):
     body = fake_started(PORT)
     body["session"]["command_url"] = "http://example.com:20001/ace/cmd/k1/s1"
     assert_refused(api.post("/events/stream_started", body), mentions="command_url")
+    assert_nothing_recorded()
+
+
+def test_external_engine_at_a_malformed_address(api):
+    body = fake_started(7000, host="[")
+    body["session"]["stat_url"] = "http://[:7000/ace/stat/k1/s1"
+    assert_refused(api.post("/events/stream_started", body), mentions="stat_url")
     assert_nothing_recorded()
 
 
@@ -99,6 +109,7 @@ def test_external_engine_urls_must_stay_on_its_own_address(api):
     {"container_id": "x" * 200},
     {"labels": {"stream_id": "x" * 2000}},
     {"labels": {f"k{i}": "v" for i in range(101)}},
+    {"stream": {"key_type": "infohash", "key": "k\x00"}},
 ])
 def test_oversized_or_malformed_fields(api, engine, change):
     assert_refused(api.post("/events/stream_started", fake_started(PORT, **change)))

@@ -47,9 +47,17 @@ def test_end_by_container_takes_the_newest_started_stream(api, two_streams):
     assert Stream.objects.get(pk="k1|s1").status == "started"
 
 
+def scraped(api, name: str) -> float:
+    for line in api.get("/metrics").content.decode().splitlines():
+        if line.startswith(f"{name} "):
+            return float(line.split()[1])
+    raise AssertionError(f"{name} not in /metrics")
+
+
 def test_second_end_changes_nothing(api, two_streams):
     api.post("/events/stream_ended", {"stream_id": "k1|s1", "reason": "handler_exit"})
     before = (ended_total(), active(), Stream.objects.get(pk="k1|s1").ended_at)
+    assert (scraped(api, "orch_streams_active"), scraped(api, "orch_events_ended_total")) == (1, 1)
 
     again = api.post("/events/stream_ended", {"stream_id": "k1|s1", "reason": "other"}).json()
 
@@ -57,6 +65,7 @@ def test_second_end_changes_nothing(api, two_streams):
     assert again["stream"]["status"] == "ended"
     assert again["stream"]["ended_reason"] == "handler_exit"
     assert (ended_total(), active(), Stream.objects.get(pk="k1|s1").ended_at) == before
+    assert (scraped(api, "orch_streams_active"), scraped(api, "orch_events_ended_total")) == (1, 1)
 
 
 def test_fetch_failed_for_a_stream_that_never_started_touches_nothing(api, two_streams):

@@ -12,11 +12,14 @@ ContainerRef = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9
 # A host name, IPv4 address or IPv6 address (bare or in brackets).
 EngineHost = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9\[][A-Za-z0-9._:\[\]-]{0,99}$")]
 # Key and session id are joined into the stream id `<key>|<playback_session_id>` (1024 at most).
-StreamKey = Annotated[str, StringConstraints(min_length=1, max_length=900)]
-SessionId = Annotated[str, StringConstraints(min_length=1, max_length=100)]
-StreamId = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
-EngineUrl = Annotated[str, StringConstraints(min_length=1, max_length=2048)]
-Reason = Annotated[str, StringConstraints(max_length=200)]
+# No NUL anywhere (PostgreSQL refuses it in text); no spaces or control characters in a URL.
+_NO_NUL = r"^[^\x00]*$"
+_NO_SPACE = r"^[^\x00-\x20\x7f]+$"
+StreamKey = Annotated[str, StringConstraints(min_length=1, max_length=900, pattern=_NO_NUL)]
+SessionId = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=_NO_SPACE)]
+StreamId = Annotated[str, StringConstraints(min_length=1, max_length=1024, pattern=_NO_NUL)]
+EngineUrl = Annotated[str, StringConstraints(min_length=1, max_length=2048, pattern=_NO_SPACE)]
+Reason = Annotated[str, StringConstraints(max_length=200, pattern=_NO_NUL)]
 # The engine answers 0 or 1; a bool is accepted too, a string is not.
 IsLive = StrictBool | Annotated[StrictInt, Field(ge=0, le=1)]
 
