@@ -23,7 +23,6 @@ from engines.services import (
     delete_engine,
     provision_engine,
 )
-from engines.signals import engine_gone
 from orchestrator_site.config import conf
 
 from .models import VpnState
@@ -90,11 +89,8 @@ def replace(engines: list[Engine], reason: str) -> Outcome:
     outcome = Outcome()
     for engine in engines:
         request = _request_like(engine)
-        # End the streams under our reason before Docker's die event can call them engine_died;
-        # delete_engine sends the signal again, which finds nothing left to end.
-        engine_gone.send(sender=Engine, engine=engine, reason=reason)
         try:
-            delete_engine(engine, reason)
+            delete_engine(engine, reason)  # ends its streams with `reason` before the container dies
             new = provision_engine(request)
         except REPLACE_ERRORS as exc:
             log.warning("could not replace engine %s (%s): %s", engine.container_name, reason, exc)
