@@ -53,6 +53,7 @@ class Config:
     IDLE_TTL_S: int = 600
     COLLECT_INTERVAL_S: int = 5
     COLLECT_TIMEOUT_S: float = 3.0  # deadline of one stat_url fetch
+    COLLECT_GIVE_UP_S: int = 120  # a started stream without readable stats this long is ended
     STATS_HISTORY_MAX: int = 720
     STATS_RETENTION_S: int = 86400
     MONITOR_INTERVAL_S: int = 10
@@ -222,7 +223,7 @@ def _check_consistency(config: Config) -> None:
         raise ConfigError("MAX_REPLICAS must be at least 1")
     for name in ("COLLECT_INTERVAL_S", "HEALTH_CHECK_INTERVAL_S", "AUTOSCALE_INTERVAL_S",
                  "GLUETUN_HEALTH_CHECK_INTERVAL_S", "STARTUP_TIMEOUT_S", "HEALTH_FAILURE_THRESHOLD",
-                 "STATS_HISTORY_MAX", "DOCKER_TIMEOUT_S", "Q_WORKERS"):
+                 "STATS_HISTORY_MAX", "DOCKER_TIMEOUT_S", "Q_WORKERS", "COLLECT_GIVE_UP_S"):
         if getattr(config, name) < 1:
             raise ConfigError(f"{name} must be at least 1")
     ranges = {

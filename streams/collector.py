@@ -1,5 +1,7 @@
 """Stats collector: one pass fetches every started stream's stat_url, stores a snapshot per stream,
-trims each history to STATS_HISTORY_MAX and ends the streams their engine no longer serves.
+trims each history to STATS_HISTORY_MAX and ends the streams their engine no longer serves: the
+engine says the session is gone (`engine_stopped_stream`), or the stream's stats could not be read
+for COLLECT_GIVE_UP_S (`stats_unreachable`). One failed read changes nothing but the error counts.
 
 Fetching is concurrent on one asyncio loop, with a hard deadline of COLLECT_TIMEOUT_S per request.
 At most PER_ENGINE_REQUESTS requests go to one engine at a time (an engine is a small HTTP server;
@@ -22,11 +24,12 @@ import logging
 import socket
 import time
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 import h11
 from django.db import transaction
-from django.db.models import F, OuterRef, Subquery
+from django.db.models import F, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from orchestrator_site.config import conf
@@ -42,6 +45,7 @@ PER_ENGINE_REQUESTS = 4
 MAX_IN_FLIGHT = 100
 MAX_ANSWER_BYTES = 64 * 1024
 ENDED_BY_ENGINE = "engine_stopped_stream"
+ENDED_UNREADABLE = "stats_unreachable"  # no readable stats for COLLECT_GIVE_UP_S
 # Column bounds: an engine reporting absurd figures gets null there, never a failed pass.
 INT_BOUNDS = {
     "peers": 2**31 - 1,
@@ -218,6 +222,19 @@ def trim_history(stream_ids, keep: int) -> int:
     return deleted
 
 
+def silent_since(stream_ids, since) -> list[str]:
+    """Of these streams, the ones started before `since` without a snapshot since then. A hung
+    engine whose container still runs never says a session is gone, and nothing else would end
+    its streams (nor let it be replaced or cleaned up)."""
+    newest = StatSnapshot.objects.filter(stream=OuterRef("pk")).order_by("-ts").values("ts")[:1]
+    return list(
+        Stream.objects.started().filter(pk__in=stream_ids, started_at__lt=since).order_by()
+        .annotate(last_stats=Subquery(newest))
+        .filter(Q(last_stats__isnull=True) | Q(last_stats__lt=since))
+        .values_list("pk", flat=True)
+    )
+
+
 def store(outcomes: dict[str, Outcome]) -> PassSummary:
     """Write one pass's results in one transaction."""
     now = timezone.now()
@@ -232,10 +249,12 @@ def store(outcomes: dict[str, Outcome]) -> PassSummary:
             batch_size=500,
         )
         trimmed = trim_history(present, conf().STATS_HISTORY_MAX)
+        ended = services.end_streams(Stream.objects.filter(pk__in=gone), ENDED_BY_ENGINE) if gone else []
         if failed:
             Stream.objects.filter(pk__in=failed).update(collector_errors=F("collector_errors") + 1)
             Counter.add("orch_collector_errors_total", len(failed))
-        ended = services.end_streams(Stream.objects.filter(pk__in=gone), ENDED_BY_ENGINE) if gone else []
+            silent = silent_since(failed, now - timedelta(seconds=conf().COLLECT_GIVE_UP_S))
+            ended += services.end_streams(Stream.objects.filter(pk__in=silent), ENDED_UNREADABLE)
         notify("stats", streams=len(outcomes), stored=len(present), ended=len(ended))
     return PassSummary(streams=len(outcomes), stored=len(present), ended=len(ended),
                        errors=len(failed), trimmed=trimmed)

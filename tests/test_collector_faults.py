@@ -3,9 +3,11 @@ touches no other stream; a hung engine costs the pass one timeout and delays no 
 
 import socket
 import time
+from datetime import timedelta
 
 import httpx
 import pytest
+from django.utils import timezone
 
 from orchestrator_site.models import Counter
 from streams.collector import collect_pass
@@ -91,3 +93,25 @@ def test_hung_engine_costs_one_timeout_and_delays_no_other(api, fleet, orch):
     assert snapshot_count(good) == 5
     assert snapshot_count(hung) == 0
     assert Stream.objects.started().count() == 15
+
+
+def test_streams_without_readable_stats_for_the_give_up_time_end(api, fleet, orch):
+    """A hung engine never says a session is gone: its streams end once their stats have been
+    unreadable for COLLECT_GIVE_UP_S, so it can be replaced or cleaned up."""
+    orch(COLLECT_GIVE_UP_S=30)
+    bad_port = provision(api)["host_http_port"]
+    good_port = provision(api)["host_http_port"]
+    silent, recently_read, just_started = start_streams(api, bad_port, 3)
+    good = start_streams(api, good_port, 1)
+    long_ago = timezone.now() - timedelta(seconds=60)
+    Stream.objects.filter(pk__in=[silent, recently_read, *good]).update(started_at=long_ago)
+    StatSnapshot.objects.create(stream_id=silent, ts=long_ago)
+    StatSnapshot.objects.create(stream_id=recently_read, ts=timezone.now() - timedelta(seconds=10))
+    set_fault(bad_port, "garbage_stats")
+
+    summary = collect_pass()
+
+    assert (summary.errors, summary.ended) == (3, 1)
+    stream = Stream.objects.get(pk=silent)
+    assert (stream.status, stream.ended_reason) == ("ended", "stats_unreachable")
+    assert Stream.objects.started().count() == 4 - 1
