@@ -2,6 +2,9 @@
 it are recreated in the new one and their streams end with `vpn_reconnect`. A tunnel that only
 drops and comes back inside the same container keeps its engines."""
 
+import threading
+import time
+
 import pytest
 
 from engines.health import probe, wait_until_ready
@@ -76,7 +79,8 @@ def test_tunnel_drop_in_the_same_container_keeps_the_engines(api, gluetun):
     assert_serving(gluetun, 2)
 
 
-def test_engines_wait_for_the_tunnel_before_being_recreated(api, gluetun):
+def test_engines_wait_for_the_tunnel_before_being_recreated(api, gluetun, orch):
+    orch(GLUETUN_HEALTH_CHECK_INTERVAL_S=1)  # a pass looks again within its interval
     check_vpn()
     old = start_engines(api, 1)
     gluetun.restart()
@@ -107,5 +111,18 @@ def test_a_second_pass_leaves_the_engines_to_the_one_replacing_them(api, gluetun
     assert set(Engine.objects.values_list("container_id", flat=True)) == old
     Lease.release(ENGINES_LEASE, "another-process")
     check_vpn()
+    assert old.isdisjoint(Engine.objects.values_list("container_id", flat=True))
+    assert_serving(gluetun, 1)
+
+
+def test_a_pass_follows_a_restarting_tunnel_and_recreates_as_soon_as_it_is_up(api, gluetun):
+    check_vpn()
+    old = start_engines(api, 1)
+    gluetun.restart()
+    gluetun.set(status="stopped")
+    threading.Timer(1.0, gluetun.set, kwargs={"status": "running"}).start()
+    began = time.monotonic()
+    state = check_vpn()  # one pass of the 5 s interval
+    assert state.is_up and time.monotonic() - began < 4.5
     assert old.isdisjoint(Engine.objects.values_list("container_id", flat=True))
     assert_serving(gluetun, 1)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 # After Gluetun (re)starts, its tunnel needs a while to connect: until then "not running yet"
 # is reported as `starting`, not `unhealthy`.
 STARTUP_GRACE_S = 60
+FOLLOW_UP_S = 0.5
 # Held while engines are being replaced; long enough for MAX_ACTIVE_REPLICAS slow stops and starts.
 ENGINES_LEASE = "vpn-engines"
 ENGINES_LEASE_S = 300
@@ -199,12 +201,29 @@ def act(state: VpnState) -> None:
         Lease.release(ENGINES_LEASE, holder)
 
 
-def check_vpn() -> VpnState | None:
-    """One monitor pass; None when no VPN is configured."""
-    if not conf().vpn_enabled:
-        return None
+def _look_and_act() -> VpnState:
     state, changes = record(observe())
     if changes:
         log.info("vpn: %s", ", ".join(f"{kind} ({detail})" for kind, detail in changes))
     act(state)
+    return state
+
+
+def _engines_wait_for_tunnel(state: VpnState) -> bool:
+    """Gluetun is coming up again while engines of its old namespace wait to be recreated."""
+    return (state.health == "starting" and conf().VPN_RESTART_ENGINES_ON_RECONNECT
+            and bool(services.stale_engines(state)))
+
+
+def check_vpn() -> VpnState | None:
+    """One monitor pass; None when no VPN is configured. While a restarted Gluetun connects,
+    the pass looks again every FOLLOW_UP_S (within its interval) instead of a whole interval
+    later, so the engines come back moments after the tunnel does."""
+    if not conf().vpn_enabled:
+        return None
+    deadline = time.monotonic() + conf().GLUETUN_HEALTH_CHECK_INTERVAL_S - FOLLOW_UP_S
+    state = _look_and_act()
+    while _engines_wait_for_tunnel(state) and time.monotonic() < deadline:
+        time.sleep(FOLLOW_UP_S)
+        state = _look_and_act()
     return state
