@@ -45,16 +45,42 @@ def _ensure_sender() -> None:
             _sender.start()
 
 
+# Changes that arrive within this window go out as one message per kind: live views only need
+# to know that something of that kind changed, and a burst of 200 events a second would otherwise
+# cost 200 channel-layer writes a second.
+COALESCE_S = 0.05
+
+
 def _drain() -> None:
     send = async_to_sync(_group_send)
     while True:
-        message = _pending.get()
-        try:
-            send(message)
-        except Exception:  # noqa: BLE001 - announcing must never break anything
-            log.warning("could not announce a %s change", message["kind"], exc_info=True)
-        finally:
+        batch = [_pending.get()]
+        deadline = time.monotonic() + COALESCE_S
+        while (remaining := deadline - time.monotonic()) > 0:
+            try:
+                batch.append(_pending.get(timeout=remaining))
+            except queue.Empty:
+                break
+        for message in _coalesce(batch):
+            try:
+                send(message)
+            except Exception:  # noqa: BLE001 - announcing must never break anything
+                log.warning("could not announce a %s change", message["kind"], exc_info=True)
+        for _ in batch:
             _pending.task_done()
+
+
+def _coalesce(batch: list[dict]) -> list[dict]:
+    """One message per kind, in order of first appearance: the newest data, with `merged` saying
+    how many changes it stands for when there was more than one."""
+    merged: dict[str, dict] = {}
+    for message in batch:
+        kind = message["kind"]
+        if kind in merged:
+            count = merged[kind]["data"].get("merged", 1) + 1
+            message = {**message, "data": {**message["data"], "merged": count}}
+        merged[kind] = message
+    return list(merged.values())
 
 
 async def _group_send(message: dict) -> None:

@@ -1,0 +1,129 @@
+"""Reading the fleet under load, and what the processes weigh.
+
+1. p50/p99 of `GET /engines` and `GET /streams?container_id=…&status=started` with 8 concurrent
+   clients at 50 engines and 500 started streams, against the same reads of an empty fleet.
+2. Memory of web, worker and watcher at 100 engines: RSS summed over each process tree, and PSS
+   (which shares the pages forked workers have in common fairly).
+
+Run: python -m bench.fleet
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+
+from bench.common import Row, median, percentile, print_table
+from tests.support.images import engine_sim_image
+from tests.support.live import Orchestrator
+
+CLIENTS = 8
+REQUESTS_PER_CLIENT = 150
+STREAMS_PER_ENGINE = 10
+
+
+def provision(client: httpx.Client, count: int) -> list[dict]:
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(
+            lambda _: client.post("/provision/acestream", json={"wait_ready": True}), range(count)))
+    return [answer.json() for answer in answers if answer.status_code == 200]
+
+
+def start_streams(client: httpx.Client, engines: list[dict]) -> None:
+    for engine in engines:
+        port = engine["host_http_port"]
+        for number in range(STREAMS_PER_ENGINE):
+            key = f"{engine['container_name']}-{number}"
+            session = httpx.get(f"http://127.0.0.1:{port}/ace/getstream",
+                                params={"id": key, "format": "json"}, timeout=10).json()["response"]
+            client.post("/events/stream_started", json={
+                "engine": {"host": "localhost", "port": port},
+                "stream": {"key_type": "content_id", "key": key},
+                "session": {"playback_session_id": session["playback_session_id"],
+                            "stat_url": session["stat_url"], "command_url": session["command_url"],
+                            "is_live": 1},
+            }).raise_for_status()
+
+
+def read_latencies(orchestrator: Orchestrator, engines: list[dict]) -> dict[str, list[float]]:
+    ids = [engine["container_id"] for engine in engines] or ["none"]
+
+    def client_run(number: int) -> dict[str, list[float]]:
+        timings = {"engines": [], "streams": []}
+        with orchestrator.client() as client:
+            for request in range(REQUESTS_PER_CLIENT):
+                began = time.perf_counter()
+                client.get("/engines").raise_for_status()
+                timings["engines"].append(time.perf_counter() - began)
+                began = time.perf_counter()
+                client.get("/streams", params={"container_id": ids[(number + request) % len(ids)],
+                                               "status": "started"}).raise_for_status()
+                timings["streams"].append(time.perf_counter() - began)
+        return timings
+
+    with ThreadPoolExecutor(max_workers=CLIENTS) as pool:
+        runs = list(pool.map(client_run, range(CLIENTS)))
+    return {kind: [t for run in runs for t in run[kind]] for kind in ("engines", "streams")}
+
+
+def _tree(pid: int) -> list[int]:
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    found = [pid]
+    if children.exists():
+        for child in children.read_text().split():
+            found += _tree(int(child))
+    return found
+
+
+def _memory_kib(pid: int, field: str) -> int:
+    path = Path(f"/proc/{pid}/smaps_rollup" if field == "Pss" else f"/proc/{pid}/status")
+    key = "Pss:" if field == "Pss" else "VmRSS:"
+    for line in path.read_text().splitlines():
+        if line.startswith(key):
+            return int(line.split()[1])
+    return 0
+
+
+def memory_mib(orchestrator: Orchestrator, field: str) -> dict[str, float]:
+    return {name: sum(_memory_kib(pid, field) for pid in _tree(child.pid)) / 1024
+            for name, child in orchestrator.children.items()}
+
+
+def main() -> list[Row]:
+    image = engine_sim_image()
+    env = {"TARGET_IMAGE": image, "MAX_REPLICAS": "120", "AUTO_DELETE": "false",
+           "HEALTH_CHECK_INTERVAL_S": "30"}
+    with Orchestrator(env=env) as orchestrator:
+        empty = read_latencies(orchestrator, [])
+        with orchestrator.client(timeout=120) as client:
+            engines = provision(client, 50)
+            start_streams(client, engines)
+            loaded = read_latencies(orchestrator, engines)
+            engines += provision(client, 100 - len(engines))
+            time.sleep(35)  # a health pass and several collector passes over the full fleet
+            rss = memory_mib(orchestrator, "Rss")
+            pss = memory_mib(orchestrator, "Pss")
+            for engine in engines:
+                client.delete(f"/containers/{engine['container_id']}")
+    rows = []
+    for kind, path in (("engines", "GET /engines"),
+                       ("streams", "GET /streams?container_id&status=started")):
+        rows.append(Row(f"{path} p50, 50 engines/500 streams, 8 clients",
+                        median(loaded[kind]) * 1000, median(empty[kind]) * 1000,
+                        "baseline: empty fleet", unit="ms"))
+        rows.append(Row(f"{path} p99, 50 engines/500 streams, 8 clients",
+                        percentile(loaded[kind], 99) * 1000, 50.0, "< 50 ms", unit="ms"))
+    rows.append(Row(f"RSS web+worker+watch at {len(engines)} engines (web {rss['web']:.0f}, "
+                    f"worker {rss['worker']:.0f}, watch {rss['watch']:.0f})",
+                    sum(rss.values()), 250.0, "< 250 MB", unit="M"))
+    rows.append(Row(f"PSS web+worker+watch at {len(engines)} engines",
+                    sum(pss.values()), 250.0, "< 250 MB", unit="M"))
+    print_table("fleet reads and memory (baselines: empty fleet, goals)", rows)
+    return rows
+
+
+if __name__ == "__main__":
+    main()
