@@ -4,10 +4,11 @@ Import this module first: it loads tests/environment.py, which gives the run its
 container label and port block, so a bench never touches a real fleet.
 """
 
+import json
 import os
 import statistics
 import sys
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,6 +52,11 @@ class Row:
 
 
 def print_table(title: str, rows: list[Row]) -> None:
+    """Print the rows; under `python -m bench` also hand them to the runner (BENCH_ROWS file)."""
+    if os.environ.get("BENCH_ROWS"):
+        with open(os.environ["BENCH_ROWS"], "a") as out:
+            for row in rows:
+                out.write(json.dumps({"title": title, **asdict(row), "ratio": row.ratio}) + "\n")
     print(f"\n{title}")
     header = f"{'figure':<58} {'value':>10} {'baseline':>10} {'ratio':>7}  goal"
     print(header)
