@@ -57,6 +57,8 @@ def test_a_host_port_used_outside_docker_is_skipped(api, fleet, settings):
 
     port_range = settings.ORCH.PORT_RANGE_HOST
     blocker = socket.socket()
+    # The port may still be in TIME_WAIT from an engine of an earlier test.
+    blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     blocker.bind(("127.0.0.1", port_range.start))
     blocker.listen()
     try:
