@@ -79,6 +79,7 @@ class Config:
     VPN_RESTART_ENGINES_ON_RECONNECT: bool = True
     MAX_ACTIVE_REPLICAS: int = 20
     PROVISION_ALLOWED_IMAGES: tuple[str, ...] = ()
+    EXTERNAL_ENGINE_HOSTS: tuple[str, ...] = ()
     METRICS_TOKEN: str | None = None
     DATA_DIR: Path = BASE_DIR / "data"
     DATABASE_URL: str | None = None
@@ -117,6 +118,13 @@ class Config:
         if self.vpn_enabled:
             return min(self.MAX_REPLICAS, self.MAX_ACTIVE_REPLICAS)
         return self.MAX_REPLICAS
+
+    @property
+    def external_engine_hosts(self) -> frozenset[str]:
+        """Hosts where a proxy may report engines of its own, which the collector then fetches:
+        loopback names and ENGINE_HOST unless EXTERNAL_ENGINE_HOSTS lists more."""
+        names = {"localhost", "127.0.0.1", "::1", self.ENGINE_HOST, *self.EXTERNAL_ENGINE_HOSTS}
+        return frozenset(name.lower() for name in names)
 
     @property
     def allowed_images(self) -> tuple[str, ...]:

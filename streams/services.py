@@ -15,6 +15,7 @@ from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from engines.models import Engine, State
+from orchestrator_site.config import conf
 from orchestrator_site.models import Counter
 from orchestrator_site.notify import notify
 
@@ -58,8 +59,14 @@ def _find_engine(event: StreamStartedIn) -> Engine | None:
 
 
 def _external_engine(event: StreamStartedIn, now: datetime) -> Engine:
-    """An engine the proxy runs itself: recorded so its streams have an engine, never managed."""
-    host = event.engine.host.lower()
+    """An engine the proxy runs itself: recorded so its streams have an engine, never managed.
+    Only on hosts the operator allows, since the collector will fetch its stat URLs."""
+    host = event.engine.host.lower().strip("[]")
+    if host not in conf().external_engine_hosts:
+        raise StreamRejected(
+            f"no engine of this orchestrator listens on port {event.engine.port}, and engines of "
+            f"your own are accepted only on {', '.join(sorted(conf().external_engine_hosts))} "
+            "(EXTERNAL_ENGINE_HOSTS)")
     container_id = event.container_id or f"external-{host}-{event.engine.port}"
     return Engine.objects.create(
         container_id=container_id,

@@ -90,14 +90,21 @@ def test_command_url_elsewhere_is_refused(api, engine):
 def test_external_engine_at_a_malformed_address(api):
     body = fake_started(7000, host="[")
     body["session"]["stat_url"] = "http://[:7000/ace/stat/k1/s1"
+    assert_refused(api.post("/events/stream_started", body))
+    assert_nothing_recorded()
+
+
+def test_external_engine_urls_must_stay_on_its_own_address(api, orch):
+    orch(EXTERNAL_ENGINE_HOSTS=("192.168.1.20",))
+    body = fake_started(7000, host="192.168.1.20")
+    body["session"]["stat_url"] = "http://192.168.1.21:7000/ace/stat/k1/s1"
     assert_refused(api.post("/events/stream_started", body), mentions="stat_url")
     assert_nothing_recorded()
 
 
-def test_external_engine_urls_must_stay_on_its_own_address(api):
-    body = fake_started(7000, host="192.168.1.20")
-    body["session"]["stat_url"] = "http://192.168.1.21:7000/ace/stat/k1/s1"
-    assert_refused(api.post("/events/stream_started", body), mentions="stat_url")
+def test_external_engines_only_on_allowed_hosts(api):
+    body = fake_started(7000, host="10.1.2.3")
+    assert_refused(api.post("/events/stream_started", body), mentions="EXTERNAL_ENGINE_HOSTS")
     assert_nothing_recorded()
 
 

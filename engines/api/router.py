@@ -11,15 +11,15 @@ from engines import cleanup, docker_gateway, health, services
 from engines.models import Engine
 from orchestrator_site.config import conf
 from orchestrator_site.metrics import record_provision_duration
-from streams.api.schemas import StreamState
 from streams.models import Stream
+from streams.services import with_latest_stats
 
 from . import schemas
 
 router = Router(tags=["engines"])
 
 
-def _engine_states(engines) -> list[dict]:
+def engine_states(engines) -> list[dict]:
     engines = list(engines)
     started = defaultdict(list)
     for engine_id, stream_id in Stream.objects.started().filter(
@@ -112,16 +112,15 @@ def provision_generic(request, body: schemas.ProvisionGenericIn):
 
 @router.get("/engines", response=list[schemas.EngineState])
 def list_engines(request):
-    return _engine_states(Engine.objects.listed())
+    return engine_states(Engine.objects.listed())
 
 
-@router.get("/engines/{container_id}")
+@router.get("/engines/{container_id}", response=schemas.EngineDetail)
 def get_engine(request, container_id: str):
     engine = _find_engine(container_id)
-    streams = Stream.objects.filter(engine=engine).order_by("-started_at")
     return {
-        "engine": schemas.EngineState(**_engine_states([engine])[0]).model_dump(),
-        "streams": [StreamState.from_orm(stream).model_dump() for stream in streams],
+        "engine": engine_states([engine])[0],
+        "streams": with_latest_stats(Stream.objects.filter(engine=engine).order_by("-started_at")),
     }
 
 

@@ -3,7 +3,7 @@ import json
 from django.core.management.base import BaseCommand
 from ninja.responses import NinjaJSONEncoder
 
-from engines.api.router import _engine_states
+from engines.api.router import engine_states
 from engines.api.schemas import EngineState
 from engines.models import Engine
 
@@ -28,7 +28,7 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", dest="as_json", help="print GET /engines' JSON")
 
     def handle(self, *args, as_json: bool, **options):
-        states = _engine_states(Engine.objects.listed())
+        states = engine_states(Engine.objects.listed())
         if as_json:
             payload = [EngineState(**state).model_dump() for state in states]
             # The API's encoder, so timestamps read exactly as GET /engines writes them.
