@@ -47,12 +47,24 @@ def _still_expired(engine: Engine, now: datetime) -> bool:
     return fresh is not None and idle_deadline(fresh) <= now
 
 
+def forget_idle_external_engines(now: datetime | None = None) -> list[str]:
+    """Engines a proxy reported but we do not run have no container to remove: their records go
+    once they have had no started stream for IDLE_TTL_S, so /engines does not list them forever."""
+    cutoff = (now or timezone.now()) - timedelta(seconds=conf().IDLE_TTL_S)
+    stale = list(Engine.objects.filter(managed=False, idle_since__lt=cutoff)
+                 .exclude(streams__status="started"))
+    for engine in stale:
+        services.forget_engine(engine, "external_idle")
+    return [engine.container_name for engine in stale]
+
+
 def run_cleanup() -> list[str]:
     """One pass; returns the names of the engines removed. Passes never overlap (a database
     lease), so two of them cannot both take the fleet down to MIN_REPLICAS."""
     cfg = conf()
+    forgotten = forget_idle_external_engines()
     if not cfg.AUTO_DELETE:
-        return []
+        return forgotten
     holder = f"{HOLDER}:{threading.get_ident()}"
     if not Lease.acquire("cleanup", holder, CLEANUP_LEASE_S):
         log.info("cleanup already running elsewhere; skipped")
@@ -71,4 +83,4 @@ def run_cleanup() -> list[str]:
         Lease.release("cleanup", holder)
     if removed:
         log.info("removed idle engines: %s", ", ".join(removed))
-    return removed
+    return forgotten + removed
