@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import statistics
 import sys
 import threading
 import time
@@ -28,7 +27,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import tests.environment as environment  # noqa: E402 - isolates this run before Django loads
+from bench.common import Row, median, print_table  # noqa: E402 - isolates this run first
+from tests import environment  # noqa: E402
 
 ORIGINAL_MONITOR_TICK_S = 10.0
 AUTH = {"Authorization": f"Bearer {environment.TEST_ENV['API_KEY']}"}
@@ -175,11 +175,6 @@ def remove_containers() -> None:
         docker_gateway.remove_container(view.id, stop_timeout=1)
 
 
-def row(name, figure, baseline, goal):
-    ratio = f"{baseline / figure:.1f}x" if figure else "-"
-    return f"| {name} | {figure:.3f} s | {baseline:.3f} s | {ratio} | {goal} |"
-
-
 def main(argv: list[str]) -> None:
     import argparse
 
@@ -209,23 +204,21 @@ def main(argv: list[str]) -> None:
 
     interval, timeout = cfg.HEALTH_CHECK_INTERVAL_S, cfg.HEALTH_CHECK_TIMEOUT_S
     n, hung = len(engines), args.hung
-    print()
-    print("| figure | measured | baseline | ratio | goal |")
-    print("|---|---|---|---|---|")
-    print(row(f"docker kill -> not offered by /engines (median of {len(kills)})",
-              statistics.median(kills), ORIGINAL_MONITOR_TICK_S,
-              "< 1 s; baseline: the original's 10 s monitor tick"))
-    print(row("  of which after the docker kill call returned (the orchestrator's share)",
-              statistics.median(k - c for k, c in zip(kills, kill_calls, strict=True)),
-              ORIGINAL_MONITOR_TICK_S, "-"))
-    print(row(f"hang -> unhealthy, worst case: interval {interval} s + a pass ({hung} of {n} hung)",
-              interval + passes["hung_pass"], interval + passes["hung_sequential"],
-              f"<= interval + timeout = {interval + timeout:.0f} s; baseline: sequential checks"))
-    print(row(f"check_all() over {n} engines, all healthy", passes["pass"], passes["sequential"],
-              f"< timeout = {timeout:.0f} s; baseline: the same probes one after another"))
-    print(row(f"check_all() over {n} engines, {hung} hung", passes["hung_pass"],
-              passes["hung_sequential"],
-              f"~ timeout = {timeout:.0f} s; baseline: the same probes one after another"))
+    print_table("Health: death and hang detection, health pass", [
+        Row(f"docker kill -> not offered by /engines (median of {len(kills)})", median(kills),
+            ORIGINAL_MONITOR_TICK_S, "< 1 s; baseline: the original's 10 s monitor tick"),
+        Row("  of which after the docker kill call returned",
+            median([k - c for k, c in zip(kills, kill_calls, strict=True)]),
+            ORIGINAL_MONITOR_TICK_S, "the orchestrator's own share"),
+        Row(f"hang -> unhealthy, worst: interval + a pass ({hung}/{n} hung)",
+            interval + passes["hung_pass"], interval + passes["hung_sequential"],
+            f"<= interval + timeout = {interval + timeout:.0f} s; baseline: sequential checks"),
+        Row(f"check_all() over {n} engines, all healthy", passes["pass"], passes["sequential"],
+            f"< timeout = {timeout:.0f} s; baseline: the same probes one after another"),
+        Row(f"check_all() over {n} engines, {hung} hung", passes["hung_pass"],
+            passes["hung_sequential"],
+            f"~ timeout = {timeout:.0f} s; baseline: the same probes one after another"),
+    ])
 
 
 if __name__ == "__main__":
