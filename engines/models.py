@@ -82,7 +82,7 @@ class PortReservation(models.Model):
 
     class Purpose(models.TextChoices):
         HOST_HTTP = "host_http"
-        HOST_HTTPS = "host_https"
+        CONTAINER_HTTP = "container_http"  # a CONF --http-port that differs from the host port
         CONTAINER_HTTPS = "container_https"
         BLOCKED = "blocked"  # Docker said the host already uses it; skipped until blocked_until
 

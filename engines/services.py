@@ -44,6 +44,10 @@ class ProvisionConflict(Exception):
     pass
 
 
+class InvalidEngineRequest(ValueError):
+    """Ports asked for that cannot work where the engine would run (answered with 422)."""
+
+
 @dataclass
 class EngineRequest:
     image: str | None = None
@@ -55,6 +59,29 @@ class EngineRequest:
 def _conf_ports(env: dict[str, str]) -> dict[str, int]:
     """The `--http-port=`/`--https-port=` lines of a CONF the caller supplied."""
     return {kind: int(port) for kind, port in _CONF_PORT.findall(env.get("CONF", ""))}
+
+
+def check_requested_ports(request: EngineRequest, behind_vpn: bool) -> None:
+    """Behind the VPN only PORT_RANGE_HOST is published (on Gluetun), and an engine's container
+    HTTP port is its host port: anything else would start an engine nobody can reach."""
+    given = _conf_ports(request.env)
+    for kind, port in given.items():
+        if not 1 <= port <= 65535:
+            raise InvalidEngineRequest(f"CONF --{kind}-port={port} is not a port number")
+    if not behind_vpn:
+        return
+    published = conf().PORT_RANGE_HOST
+    asked = {"host_port": request.host_port, "CONF --http-port": given.get("http"),
+             "CONF --https-port": given.get("https")}
+    for what, port in asked.items():
+        if port is not None and port not in published:
+            raise InvalidEngineRequest(
+                f"{what}={port} is outside PORT_RANGE_HOST={published}, the only ports "
+                "published on the VPN container")
+    if request.host_port is not None and given.get("http", request.host_port) != request.host_port:
+        raise InvalidEngineRequest(
+            "behind the VPN the container's HTTP port is its host port: host_port and "
+            "CONF --http-port differ")
 
 
 def _next_name(skip: set[str]) -> str:
@@ -87,16 +114,17 @@ def _reserve(request: EngineRequest, skip_names: set[str], where) -> Engine:
         given = _conf_ports(request.env)
         try:
             http_range = cfg.PORT_RANGE_HOST
-            if request.host_port is not None:
+            fixed_host_port = request.host_port or (given.get("http") if where else None)
+            if fixed_host_port is not None:
                 engine.host_http_port = ports.reserve(
-                    engine, request.host_port, PortReservation.Purpose.HOST_HTTP)
+                    engine, fixed_host_port, PortReservation.Purpose.HOST_HTTP)
             else:
                 engine.host_http_port = ports.reserve_free(
                     engine, http_range, PortReservation.Purpose.HOST_HTTP)
             engine.container_http_port = given.get("http", engine.host_http_port)
             if engine.container_http_port != engine.host_http_port:
                 ports.reserve(engine, engine.container_http_port,
-                              PortReservation.Purpose.CONTAINER_HTTPS)
+                              PortReservation.Purpose.CONTAINER_HTTP)
             # Behind the VPN both ports are published on Gluetun, so both come from its range.
             https_range = http_range if where else cfg.ACE_HTTPS_RANGE
             if "https" in given:
@@ -165,6 +193,7 @@ def provision_engine(request: EngineRequest | None = None) -> Engine:
     request = request or EngineRequest()
     image = request.image or conf().TARGET_IMAGE
     where = placement()
+    check_requested_ports(request, behind_vpn=where is not None)
     docker_gateway.ensure_image(image)
     skip_names: set[str] = set()
     for _attempt in range(8):

@@ -6,7 +6,7 @@ from ninja.parser import Parser
 
 from engines import docker_gateway
 from engines.api.router import router as engines_router
-from engines.services import AtCapacity, ProvisionConflict
+from engines.services import AtCapacity, InvalidEngineRequest, ProvisionConflict
 from streams.api.router import router as streams_router
 from vpn.api.router import router as vpn_router
 from vpn.tunnel import TunnelDown
@@ -86,6 +86,7 @@ for exc_class, status in (
     (AtCapacity, 503),
     (TunnelDown, 503),
     (docker_gateway.ImageUnavailable, 422),
+    (InvalidEngineRequest, 422),
     (ProvisionConflict, 409),
     (docker_gateway.NameConflict, 409),
     (docker_gateway.PortInUse, 409),
