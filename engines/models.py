@@ -17,7 +17,7 @@ class State(models.TextChoices):
 class EngineQuerySet(models.QuerySet):
     def listed(self):
         """Engines a proxy may see: created in Docker (or reported by a proxy, for external ones)."""
-        return self.exclude(state=State.STARTING)
+        return self.exclude(state=State.STARTING).exclude(container_id=None)
 
     def managed(self):
         return self.filter(managed=True)

@@ -21,7 +21,7 @@ from orchestrator_site.config import conf
 from orchestrator_site.loops import HOLDER
 from orchestrator_site.models import Counter, Lease
 from orchestrator_site.notify import notify
-from vpn.tunnel import placement
+from vpn.tunnel import TunnelDown, placement
 
 from . import docker_gateway, ports
 from .models import Engine, Health, PortReservation, State
@@ -325,6 +325,10 @@ def adopt(view: docker_gateway.ContainerView) -> Engine:
     found = _ports_from_labels(view.labels)
     parent = view.network_mode.removeprefix("container:") if view.network_mode.startswith(
         "container:") else ""
+    now = timezone.now()
+    # The container's creation, not the adoption, is when the engine was first seen: it keeps
+    # uptime and the VPN's "started before Gluetun" test right across orchestrator restarts.
+    created = min(_docker_time(view.created) or now, now)
     with transaction.atomic():
         engine = Engine.objects.create(
             container_id=view.id,
@@ -335,7 +339,8 @@ def adopt(view: docker_gateway.ContainerView) -> Engine:
             managed=True,
             state=State.RUNNING if view.running else State.EXITED,
             network_parent_id=parent,
-            idle_since=timezone.now(),
+            first_seen=created,
+            idle_since=now,
             **found,
         )
         wanted = {}
@@ -473,7 +478,12 @@ def reconcile() -> dict[str, int]:
         cfg = conf()
         running = running_engines().count()
         summary["provisioned"] = 0
-        for _ in range(max(0, cfg.MIN_REPLICAS - running)):
-            provision_engine()
-            summary["provisioned"] += 1
+        try:
+            for _ in range(max(0, cfg.MIN_REPLICAS - running)):
+                provision_engine()
+                summary["provisioned"] += 1
+        except TunnelDown as exc:
+            # Not a failure of this pass: the VPN monitor recreates engines once the tunnel is up.
+            log.info("reconcile provisions nothing while the VPN is down: %s", exc)
+            summary["waiting_for_vpn"] = 1
     return summary

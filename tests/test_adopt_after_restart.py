@@ -8,6 +8,7 @@ pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]
 
 def test_a_restart_adopts_running_engines_with_their_ports(api, fleet):
     created = [api.post("/provision/acestream", {}).json() for _ in range(2)]
+    first_seen = {e["container_id"]: e["first_seen"] for e in api.get("/engines").json()}
     # A restart with an empty database (the original wiped everything): records are rebuilt.
     Engine.objects.all().delete()
     assert not PortReservation.objects.exists()
@@ -19,6 +20,8 @@ def test_a_restart_adopts_running_engines_with_their_ports(api, fleet):
     assert set(engines) == {c["container_id"] for c in created}
     for body in created:
         assert engines[body["container_id"]]["port"] == body["host_http_port"]
+        # First seen when the container was created, not when it was adopted.
+        assert engines[body["container_id"]]["first_seen"] <= first_seen[body["container_id"]]
         assert PortReservation.objects.filter(port=body["host_http_port"]).exists()
     assert all(container.status == "running"
                for container in fleet.containers.list(all=True, filters={"id": created[0]["container_id"]}))

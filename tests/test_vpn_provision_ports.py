@@ -44,3 +44,15 @@ def test_conf_ports_must_be_port_numbers(api, fleet):
     response = api.post("/provision/acestream", {"env": {"CONF": "--http-port=99999"}})
     assert response.status_code == 422
     assert "99999" in response.json()["detail"]
+
+
+def test_reconcile_waits_for_the_tunnel_instead_of_failing(api, gluetun, orch):
+    from engines import services
+
+    check_vpn()
+    gluetun.set(status="stopped")
+    check_vpn()
+    orch(MIN_REPLICAS=1)
+    summary = services.reconcile()
+    assert summary["provisioned"] == 0 and summary["waiting_for_vpn"] == 1
+    assert not Engine.objects.exists()
