@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass, field, replace
 
 import docker
 import docker.errors
@@ -183,10 +184,19 @@ def list_containers(label: str) -> list[ContainerView]:
     return [_view(container) for container in found]
 
 
+# Images seen present recently: provisioning skips asking again. One removed meanwhile makes
+# `containers.create` fail with ImageNotFound, which is reported the same way.
+_IMAGE_SEEN_FOR_S = 60
+_images_seen: dict[str, float] = {}
+
+
 def ensure_image(image: str) -> None:
     """Pull the image unless Docker already has it; raise `ImageUnavailable` when neither works."""
+    if time.monotonic() - _images_seen.get(image, -_IMAGE_SEEN_FOR_S) < _IMAGE_SEEN_FOR_S:
+        return
     try:
         _call(client().images.get, image)
+        _images_seen[image] = time.monotonic()
         return
     except docker.errors.ImageNotFound:
         pass
@@ -198,6 +208,7 @@ def ensure_image(image: str) -> None:
         raise ImageUnavailable(
             f"image {image!r} is not available locally and could not be pulled: {exc.explanation}"
         ) from exc
+    _images_seen[image] = time.monotonic()
 
 
 def run_container(
@@ -237,7 +248,6 @@ def run_container(
         raise ContainerStartFailed(f"Docker refused to create {name!r}: {exc.explanation}") from exc
     try:
         _call(container.start)
-        container.reload()
     except (docker.errors.APIError, DockerUnavailable) as exc:
         _remove_quietly(container.id)
         if isinstance(exc, DockerUnavailable):
@@ -250,7 +260,9 @@ def run_container(
                 int(number.group(1)) if number else None,
             ) from exc
         raise ContainerStartFailed(f"Docker could not start {name!r}: {explanation}") from exc
-    return _view(container)
+    # `create` already inspected it; a successful start means running, so no second inspect
+    # (acexy waits at most 3 s for the whole provision).
+    return replace(_view(container), status="running")
 
 
 def _remove_quietly(ref: str) -> None:
