@@ -11,6 +11,7 @@ from engines import cleanup, docker_gateway, health, services
 from engines.models import Engine
 from orchestrator_site.config import conf
 from orchestrator_site.metrics import record_provision_duration
+from orchestrator_site.rendering import typed_json
 from streams.models import Stream
 from streams.services import with_latest_stats
 
@@ -112,7 +113,7 @@ def provision_generic(request, body: schemas.ProvisionGenericIn):
 
 @router.get("/engines", response=list[schemas.EngineState])
 def list_engines(request):
-    return engine_states(Engine.objects.listed())
+    return typed_json(list[schemas.EngineState], engine_states(Engine.objects.listed()))
 
 
 @router.get("/engines/{container_id}", response=schemas.EngineDetail)

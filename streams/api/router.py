@@ -6,6 +6,7 @@ from django.utils.dateparse import parse_datetime
 from ninja import Router
 from ninja.errors import HttpError
 
+from orchestrator_site.rendering import typed_json
 from streams import services
 from streams.models import Stream
 
@@ -36,7 +37,8 @@ def stream_ended(request, body: schemas.StreamEndedIn):
 @router.get("/streams", response=list[schemas.StreamState])
 def list_streams(request, status: Literal["started", "ended"] | None = None,
                  container_id: str | None = None):
-    return services.list_streams(status=status, container_id=container_id)
+    return typed_json(list[schemas.StreamState],
+                      services.list_streams(status=status, container_id=container_id))
 
 
 def _parse_since(raw: str) -> datetime:
@@ -61,4 +63,4 @@ def stream_stats(request, stream_id: str, since: str | None = None):
     stream = Stream.objects.filter(pk=stream_id).first()
     if stream is None:
         raise HttpError(404, f"no stream {stream_id[:200]!r}")
-    return services.stats_history(stream, since_at)
+    return typed_json(list[schemas.StatsOut], services.stats_history(stream, since_at))
