@@ -8,7 +8,7 @@ dev=false
 [ "${1:-}" = "--dev" ] && dev=true
 
 packages=(docker.io python3-venv ca-certificates)
-$dev && packages+=(chromium prometheus redis-server docker-compose)
+$dev && packages+=(chromium prometheus redis-server docker-compose wrk)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
