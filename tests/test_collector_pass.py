@@ -8,19 +8,9 @@ from engines.models import Engine
 from orchestrator_site.models import Counter
 from streams.collector import collect_pass
 from streams.models import StatSnapshot, Stream
-from tests.support.stream_events import acexy_started, play, provision
+from tests.support.stream_events import provision, start_streams
 
 pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]
-
-
-def start_streams(api, port: int, count: int) -> list[str]:
-    ids = []
-    for number in range(count):
-        key = f"ch-{port}-{number}"
-        response = api.post("/events/stream_started", acexy_started(play(port, key), port, key))
-        assert response.status_code == 200, response.content
-        ids.append(response.json()["id"])
-    return ids
 
 
 def test_pass_stores_one_snapshot_per_started_stream(api, fleet):

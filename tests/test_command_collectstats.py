@@ -1,8 +1,9 @@
 from io import StringIO
 
-import httpx
 import pytest
 from django.core.management import call_command
+
+from tests.support.stream_events import acexy_started, play
 
 pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]
 
@@ -17,15 +18,8 @@ def test_one_pass_stores_and_prints_the_latest_stats_of_each_stream(api, fleet):
     assert collectstats() == ["no started streams"]
     engine = api.post("/provision/acestream", {"wait_ready": True}).json()
     port = engine["host_http_port"]
-    session = httpx.get(f"http://127.0.0.1:{port}/ace/getstream",
-                        params={"id": "b" * 40, "format": "json"}, timeout=5).json()["response"]
-    response = api.post("/events/stream_started", {
-        "engine": {"host": "localhost", "port": port},
-        "stream": {"key_type": "content_id", "key": "b" * 40},
-        "session": {key: session[key] for key in
-                    ("playback_session_id", "stat_url", "command_url", "is_live")},
-        "labels": {"stream_id": "ch-7"},
-    })
+    response = api.post("/events/stream_started", acexy_started(
+        play(port, "b" * 40), port, "b" * 40, labels={"stream_id": "ch-7"}))
     assert response.status_code == 200, response.content
     assert api.get("/streams/ch-7/stats").json() == []
 

@@ -3,11 +3,11 @@ collected, stream ended."""
 
 from collections import Counter as Tally
 
-import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from streams.collector import collect_pass
+from tests.support.stream_events import acexy_started, play
 
 pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]
 
@@ -48,15 +48,8 @@ def test_scrape_matches_the_api_through_a_stream_lifecycle(api, fleet):
 
     engine = api.post("/provision/acestream", {"wait_ready": True}).json()
     port = engine["host_http_port"]
-    session = httpx.get(f"http://127.0.0.1:{port}/ace/getstream",
-                        params={"id": "a" * 40, "format": "json"}, timeout=5).json()["response"]
-    started = api.post("/events/stream_started", {
-        "engine": {"host": "localhost", "port": port},
-        "stream": {"key_type": "content_id", "key": "a" * 40},
-        "session": {key: session[key] for key in
-                    ("playback_session_id", "stat_url", "command_url", "is_live")},
-        "labels": {"stream_id": "ch-42"},
-    })
+    started = api.post("/events/stream_started", acexy_started(
+        play(port, "a" * 40), port, "a" * 40, labels={"stream_id": "ch-42"}))
     assert started.status_code == 200, started.content
     collect_pass()
 

@@ -39,6 +39,17 @@ def acexy_started(session: dict, port: int, key: str, **changes) -> dict:
     return body
 
 
+def start_streams(api, port: int, count: int) -> list[str]:
+    """`count` streams played on the engine at `port` and reported as acexy does; their ids."""
+    ids = []
+    for number in range(count):
+        key = f"ch-{port}-{number}"
+        response = api.post("/events/stream_started", acexy_started(play(port, key), port, key))
+        assert response.status_code == 200, response.content
+        ids.append(response.json()["id"])
+    return ids
+
+
 def fake_started(port: int, key: str = "k1", session_id: str = "s1", host: str = "localhost",
                  **changes) -> dict:
     """A well-formed stream_started body for an engine at host:port, without a real session."""
