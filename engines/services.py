@@ -399,12 +399,15 @@ def sync_with_docker() -> dict[str, int]:
     longer than DEAD_CONTAINER_GRACE_S. Never stops a live container, so running it at every
     start of the orchestrator keeps the fleet as it is."""
     cfg = conf()
-    views = {view.id: view for view in docker_gateway.list_containers(cfg.CONTAINER_LABEL)}
-    known = {engine.container_id: engine for engine in Engine.objects.managed()
-             if engine.container_id}
+    # The records are read before Docker is asked: an engine recorded by then had its container
+    # before the listing, and one whose provision finishes meanwhile is still among the
+    # starting names. Read the other way round, a fresh engine would look vanished.
     starting_names = set(
         Engine.objects.filter(state=State.STARTING).values_list("container_name", flat=True)
     )
+    known = {engine.container_id: engine for engine in Engine.objects.managed()
+             if engine.container_id}
+    views = {view.id: view for view in docker_gateway.list_containers(cfg.CONTAINER_LABEL)}
     summary = {"adopted": 0, "forgotten": 0, "removed_dead": 0}
     for container_id, engine in known.items():
         view = views.get(container_id)
