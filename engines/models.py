@@ -71,10 +71,6 @@ class Engine(models.Model):
     def forwarded(self) -> bool:
         return self.p2p_port is not None
 
-    @property
-    def usable(self) -> bool:
-        return self.state == State.RUNNING and self.health_status != Health.UNHEALTHY
-
 
 class PortReservation(models.Model):
     """One row per port handed out. The unique port column is what makes concurrent provisions

@@ -144,3 +144,10 @@ def test_socket_from_a_foreign_origin_is_refused(embedded):
     with pytest.raises(InvalidStatus) as refused:
         open_socket(embedded, staff_cookie(embedded), origin="http://evil.example")
     assert refused.value.response.status_code == 403
+
+
+def test_an_operator_command_announces_its_change_before_it_exits(embedded, engine_image):
+    with open_socket(embedded, staff_cookie(embedded)) as socket:
+        embedded.manage("provision", "--image", engine_image)
+        message = json.loads(socket.recv(timeout=20))
+    assert message["kind"] == "engine" and message["data"]["action"] == "added"

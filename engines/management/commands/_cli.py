@@ -13,17 +13,22 @@ from pydantic import ValidationError
 
 from engines import docker_gateway
 from engines.services import AtCapacity, ProvisionConflict
+from orchestrator_site.notify import wait_until_sent
 from vpn.tunnel import TunnelDown
 
 
 @contextmanager
 def one_line_errors() -> Iterator[None]:
     """Turn the failures the services report in words (Docker down, at capacity, VPN down)
-    into a CommandError: one line on stderr and exit status 1, no traceback."""
+    into a CommandError: one line on stderr and exit status 1, no traceback. On the way out,
+    let the changes made so far reach open panels: the process exits right after, and the
+    announcing thread cannot send once the interpreter shuts down."""
     try:
         yield
     except (docker_gateway.DockerError, AtCapacity, ProvisionConflict, TunnelDown) as exc:
         raise CommandError(str(exc)) from None
+    finally:
+        wait_until_sent()
 
 
 def require_docker() -> None:
