@@ -11,7 +11,7 @@ from django.utils.html import format_html
 from panel.operations import check_engines
 from vpn.tunnel import TunnelDown
 
-from . import docker_gateway, health, services
+from . import docker_gateway, services
 from .models import Engine, Health
 from .services import AtCapacity, ProvisionConflict
 
@@ -88,7 +88,6 @@ class EngineAdmin(admin.ModelAdmin):
             except (AtCapacity, ProvisionConflict, TunnelDown, docker_gateway.DockerError) as exc:
                 messages.error(request, f"Could not provision an engine: {exc}")
             else:
-                health.check_soon(engine)
                 messages.success(request, f"Provisioned {engine.container_name} on port {engine.port}.")
         return redirect(reverse("admin:engines_engine_changelist"))
 

@@ -113,6 +113,14 @@ def store_results(outcomes: list[tuple[Engine, str]]) -> None:
                 notify("engine", action="health", engine=engine.container_name, health=status)
 
 
+def wait_ready(engine) -> str:
+    """Block until the engine answers get_status (up to STARTUP_TIMEOUT_S) and record the
+    outcome; '' when ready, else the reason (`wait_ready` of the API and the command)."""
+    reason = wait_until_ready(engine.host, engine.port, conf().STARTUP_TIMEOUT_S)
+    record_result(engine, reason)
+    return reason
+
+
 def check_soon(engine) -> None:
     """Have the worker check a new engine right away, so it leaves `unknown` within seconds."""
     from django_q.tasks import async_task

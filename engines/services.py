@@ -23,7 +23,7 @@ from orchestrator_site.models import Counter, Lease
 from orchestrator_site.notify import notify
 from vpn.tunnel import TunnelDown, placement
 
-from . import docker_gateway, ports
+from . import docker_gateway, health, ports
 from .models import Engine, Health, PortReservation, State
 from .signals import engine_gone
 
@@ -225,6 +225,8 @@ def provision_engine(request: EngineRequest | None = None) -> Engine:
             Counter.add("orch_provision_failures_total", reason=_failure_reason(exc))
             raise
         _mark_started(engine, view)
+        # Whoever asked (API, reconcile, scale, VPN, admin, command), it leaves `unknown` soon.
+        health.check_soon(engine)
         Counter.add("orch_provision_total", kind="acestream")
         notify("engine", action="added", engine=engine.container_name)
         return engine

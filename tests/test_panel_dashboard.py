@@ -38,8 +38,8 @@ def fleet_rows():
         container_id="c2" * 32, container_name="ace-sick", host="127.0.0.1", host_http_port=19002,
         state=State.RUNNING, health_status=Health.UNHEALTHY, last_health_error="get_status timed out",
     )
-    Engine.objects.create(container_name="ace-new", host="127.0.0.1", host_http_port=19003,
-                          state=State.RUNNING)
+    Engine.objects.create(container_id="c3" * 32, container_name="ace-new", host="127.0.0.1",
+                          host_http_port=19003, state=State.RUNNING)
     Engine.objects.create(container_name="ace-reserving", host="127.0.0.1", state=State.STARTING)
     stream = Stream.objects.create(id=XSS, key_type="infohash", key="ab" * 20, engine=healthy,
                                    container_id=healthy.container_id, labels={"stream_id": XSS})

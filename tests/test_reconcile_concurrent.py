@@ -47,3 +47,11 @@ def test_reconcile_keeps_an_engine_docker_is_restarting(api, fleet, orch):
     assert summary["forgotten"] == summary["removed_dead"] == 0
     assert Engine.objects.filter(container_id=body["container_id"]).exists()
     assert fleet.containers.get(body["container_id"]).attrs["RestartCount"] >= 1
+
+
+def test_engines_started_by_reconcile_get_their_first_check_queued(fleet, orch):
+    from django_q.models import OrmQ
+
+    orch(MIN_REPLICAS=2)
+    services.reconcile()
+    assert OrmQ.objects.count() == 2  # one engines.jobs.check_until_ready per new engine

@@ -74,15 +74,10 @@ def provision_acestream(request, body: schemas.ProvisionAcestreamIn = Body(None)
         image=body.image, labels=body.labels, env=body.env, host_port=body.host_port,
     ))
     record_provision_duration(time.monotonic() - began)
-    if body.wait_ready:
-        reason = health.wait_until_ready(engine.host, engine.port, conf().STARTUP_TIMEOUT_S)
-        health.record_result(engine, reason)
-        if reason:
-            raise HttpError(
-                504, f"engine {engine.container_name} did not answer get_status within "
-                     f"{conf().STARTUP_TIMEOUT_S} s: {reason}")
-    else:
-        health.check_soon(engine)
+    if body.wait_ready and (reason := health.wait_ready(engine)):
+        raise HttpError(
+            504, f"engine {engine.container_name} did not answer get_status within "
+                 f"{conf().STARTUP_TIMEOUT_S} s: {reason}")
     return {
         "container_id": engine.container_id,
         "container_name": engine.container_name,

@@ -1,11 +1,10 @@
-import json
 
 from django.core.management.base import BaseCommand
-from ninja.responses import NinjaJSONEncoder
 
 from engines.api.router import engine_states
 from engines.api.schemas import EngineState
 from engines.models import Engine
+from orchestrator_site.rendering import render_json
 
 from ._cli import ago, table
 
@@ -30,9 +29,8 @@ class Command(BaseCommand):
     def handle(self, *args, as_json: bool, **options):
         states = engine_states(Engine.objects.listed())
         if as_json:
-            payload = [EngineState(**state).model_dump() for state in states]
-            # The API's encoder, so timestamps read exactly as GET /engines writes them.
-            self.stdout.write(json.dumps(payload, indent=2, cls=NinjaJSONEncoder))
+            # The API's renderer, so timestamps read exactly as GET /engines writes them.
+            self.stdout.write(render_json(list[EngineState], states, indent=2).decode())
             return
         if not states:
             self.stdout.write("no engines")

@@ -59,13 +59,10 @@ class Command(BaseCommand):
             line = (f"[{number}/{count}] {engine.container_name}  {engine.container_id[:12]}  "
                     f"port {engine.port}  running after {time.monotonic() - began:.1f} s")
             if wait_ready:
-                reason = health.wait_until_ready(engine.host, engine.port, conf().STARTUP_TIMEOUT_S)
-                health.record_result(engine, reason)
+                reason = health.wait_ready(engine)
                 line += f", {reason or 'ready'} after {time.monotonic() - began:.1f} s"
                 if reason:
                     not_ready.append(engine.container_name)
-            else:
-                health.check_soon(engine)
             self.stdout.write(line)
             self.stdout.flush()  # progress shows even when the output is piped
         if not_ready:
