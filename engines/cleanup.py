@@ -8,13 +8,11 @@ acexy plays only 10 s after provisioning. An engine with a started stream is nev
 """
 
 import logging
-import threading
 from datetime import datetime, timedelta
 
 from django.utils import timezone
 
 from orchestrator_site.config import conf
-from orchestrator_site.loops import HOLDER
 from orchestrator_site.models import Lease
 
 from . import services
@@ -65,11 +63,10 @@ def run_cleanup() -> list[str]:
     forgotten = forget_idle_external_engines()
     if not cfg.AUTO_DELETE:
         return forgotten
-    holder = f"{HOLDER}:{threading.get_ident()}"
-    if not Lease.acquire("cleanup", holder, CLEANUP_LEASE_S):
-        log.info("cleanup already running elsewhere; skipped")
-        return []
-    try:
+    with Lease.held("cleanup", CLEANUP_LEASE_S) as acquired:
+        if not acquired:
+            log.info("cleanup already running elsewhere; skipped")
+            return []
         removable = services.running_engines().count() - cfg.MIN_REPLICAS
         removed = []
         now = timezone.now()
@@ -79,8 +76,6 @@ def run_cleanup() -> list[str]:
             if _still_expired(engine, now):
                 services.delete_engine(engine, "idle")
                 removed.append(engine.container_name)
-    finally:
-        Lease.release("cleanup", holder)
     if removed:
         log.info("removed idle engines: %s", ", ".join(removed))
     return forgotten + removed

@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
-import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -18,7 +15,6 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from orchestrator_site.config import conf
-from orchestrator_site.loops import HOLDER
 from orchestrator_site.models import Counter, Lease
 from orchestrator_site.notify import notify
 from vpn.tunnel import TunnelDown, placement
@@ -460,25 +456,12 @@ def scale_to(demand: int) -> int:
     return target
 
 
-@contextmanager
-def _exclusively(name: str, seconds: float):
-    """Hold the named lease while the block runs, waiting for another holder to finish (or for
-    its lease to run out, if it crashed)."""
-    holder = f"{HOLDER}:{threading.get_ident()}"
-    while not Lease.acquire(name, holder, seconds):
-        time.sleep(0.2)
-    try:
-        yield
-    finally:
-        Lease.release(name, holder)
-
-
 def reconcile() -> dict[str, int]:
     """One pass of the control loop: observe Docker, then restore the replica target.
 
     Passes run one at a time across processes (the reconcile job, the health job replacing an
     engine): two concurrent passes would both count the same shortfall and overshoot it."""
-    with _exclusively("reconcile", RECONCILE_LEASE_S):
+    with Lease.held("reconcile", RECONCILE_LEASE_S, wait=True):
         summary = sync_with_docker()
         cfg = conf()
         running = running_engines().count()

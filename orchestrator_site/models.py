@@ -2,6 +2,9 @@
 
 import os
 import socket
+import threading
+import time
+from contextlib import contextmanager
 from datetime import timedelta
 
 from django.db import models, transaction
@@ -109,3 +112,17 @@ class Lease(models.Model):
     @classmethod
     def release(cls, name: str, holder: str) -> None:
         cls.objects.filter(name=name, holder=holder).delete()
+
+    @classmethod
+    @contextmanager
+    def held(cls, name: str, seconds: float, wait: bool = False):
+        """Hold the lease for the block, as this thread of this process; yields whether it was
+        acquired. With `wait`, waits for another holder to finish (or for its lease to run out)."""
+        holder = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+        while not (acquired := cls.acquire(name, holder, seconds)) and wait:
+            time.sleep(0.2)
+        try:
+            yield acquired
+        finally:
+            if acquired:
+                cls.release(name, holder)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,7 +21,6 @@ from django.utils import timezone
 
 from engines import docker_gateway
 from orchestrator_site.config import conf
-from orchestrator_site.loops import HOLDER
 from orchestrator_site.models import Lease
 from orchestrator_site.notify import notify
 
@@ -189,16 +187,13 @@ def act(state: VpnState) -> None:
     # A pass outside the watcher (`manage.py vpnstatus`) may run beside it: two passes replacing
     # the same engines would each start a successor. The one that does not get the lease leaves
     # the work to the other.
-    holder = f"{HOLDER}:{threading.get_ident()}"
-    if not Lease.acquire(ENGINES_LEASE, holder, seconds=ENGINES_LEASE_S):
-        return
-    try:
+    with Lease.held(ENGINES_LEASE, ENGINES_LEASE_S) as acquired:
+        if not acquired:
+            return
         if recreate:
             _log_outcome("engines_recreated", services.recreate_stale(state))
         if move:
             _log_outcome("engine_replaced", services.move_forwarded_port(state.forwarded_port))
-    finally:
-        Lease.release(ENGINES_LEASE, holder)
 
 
 def _look_and_act() -> VpnState:
