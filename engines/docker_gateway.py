@@ -11,6 +11,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 import docker
 import docker.errors
@@ -82,6 +83,15 @@ class ContainerView:
             "labels": self.labels,
             "ports": self.ports,
         }
+
+
+def docker_time(text: str) -> datetime | None:
+    """Docker's RFC 3339 time (nanoseconds allowed); its zero time ("never") and junk are None."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        return None
+    return moment if moment.year > 1 else None
 
 
 _client: docker.DockerClient | None = None

@@ -20,6 +20,7 @@ from orchestrator_site.notify import notify
 from vpn.tunnel import TunnelDown, placement
 
 from . import docker_gateway, health, ports
+from .docker_gateway import docker_time
 from .models import Engine, Health, PortReservation, State
 from .signals import engine_gone
 
@@ -326,7 +327,7 @@ def adopt(view: docker_gateway.ContainerView) -> Engine:
     now = timezone.now()
     # The container's creation, not the adoption, is when the engine was first seen: it keeps
     # uptime and the VPN's "started before Gluetun" test right across orchestrator restarts.
-    created = min(_docker_time(view.created) or now, now)
+    created = min(docker_time(view.created) or now, now)
     with transaction.atomic():
         engine = Engine.objects.create(
             container_id=view.id,
@@ -374,18 +375,11 @@ DEAD_STATUSES = ("exited", "dead", "created")
 DEAD_CONTAINER_GRACE_S = 60
 
 
-def _docker_time(text: str) -> datetime | None:
-    try:
-        return datetime.fromisoformat(text)
-    except (TypeError, ValueError):
-        return None
-
-
 def dead_long_enough(view: docker_gateway.ContainerView, now: datetime | None = None) -> bool:
     if view.status not in DEAD_STATUSES:
         return False
     # A container never started has the zero FinishedAt: its creation time counts instead.
-    moments = [t for t in (_docker_time(view.finished_at), _docker_time(view.created)) if t]
+    moments = [t for t in (docker_time(view.finished_at), docker_time(view.created)) if t]
     since = max(moments) if moments else None
     now = now or timezone.now()
     return since is None or (now - since).total_seconds() >= DEAD_CONTAINER_GRACE_S

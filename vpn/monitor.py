@@ -20,6 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from engines import docker_gateway
+from engines.docker_gateway import docker_time
 from orchestrator_site.config import conf
 from orchestrator_site.models import Lease
 from orchestrator_site.notify import notify
@@ -52,15 +53,6 @@ class Observation:
     error: str = ""
 
 
-def _docker_time(value: str) -> datetime | None:
-    """Docker's RFC 3339 time with nanoseconds; its zero time means "never"."""
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return moment if moment.year > 1 else None
-
-
 def _recently_started(started_at: datetime | None) -> bool:
     return started_at is not None and timezone.now() - started_at < timedelta(seconds=STARTUP_GRACE_S)
 
@@ -74,7 +66,7 @@ def observe() -> Observation:
         return Observation("error", health="unknown", error=str(exc))
     if view is None:
         return Observation("not_found", health="unhealthy", error=f"no container named {name!r}")
-    seen = Observation(view.status, container_id=view.id, started_at=_docker_time(view.started_at))
+    seen = Observation(view.status, container_id=view.id, started_at=docker_time(view.started_at))
     if view.restarting:
         return dataclasses.replace(seen, health="starting", error="Gluetun is restarting")
     if not view.running:
