@@ -182,7 +182,7 @@ def _fleet_gauges() -> list[Metric]:
     families = [streams, engines, vpn_enabled]
     if enabled:
         # Read without get_or_create: a scrape must not write.
-        state = VpnState.objects.filter(pk=1).first() or VpnState()
+        state = VpnState.stored()
         vpn_up = _family("orch_vpn_up")
         vpn_up.add_metric([], 1 if state.is_up else 0)
         families.append(vpn_up)

@@ -102,8 +102,7 @@ def _vpn() -> dict:
         return {"status": "disabled", "health": "unknown", "container_name": "",
                 "container_status": "", "public_ip": "", "forwarded_port": None, "last_check": None,
                 "last_error": "", "transitions": transitions}
-    # A read never creates the row (VpnState.current() would): the monitor owns it.
-    state = VpnState.objects.filter(pk=1).first() or VpnState()
+    state = VpnState.stored()
     return {
         "status": "connected" if state.is_up else "down",
         "health": state.health,

@@ -26,8 +26,15 @@ class VpnState(models.Model):
 
     @classmethod
     def current(cls) -> "VpnState":
+        """The row, created if missing: for the monitor, which writes it."""
         state, _ = cls.objects.get_or_create(pk=1)
         return state
+
+    @classmethod
+    def stored(cls) -> "VpnState":
+        """The row as last written, or an unsaved blank before the first check: for readers,
+        which never write."""
+        return cls.objects.filter(pk=1).first() or cls()
 
     @property
     def is_up(self) -> bool:

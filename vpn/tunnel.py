@@ -32,7 +32,7 @@ def placement() -> Placement | None:
     the monitor keeps it current."""
     if not conf().vpn_enabled:
         return None
-    state = VpnState.current()
+    state = VpnState.stored()
     if not state.is_up or not state.container_id:
         raise TunnelDown(f"VPN is not connected: {_why_down(state)}")
     return Placement(

@@ -24,7 +24,7 @@ def vpn_status(request):
     """What the monitor last stored about Gluetun; never asks Gluetun inside the request."""
     if not conf().vpn_enabled:
         return DISABLED
-    state = VpnState.current()
+    state = VpnState.stored()
     return {
         "enabled": True,
         "status": state.container_status,
