@@ -38,9 +38,7 @@ def check_until_ready(engine_pk: int) -> str:
     engine = Engine.objects.filter(pk=engine_pk).first()
     if engine is None or engine.port is None:
         return "gone"
-    reason = health.wait_until_ready(engine.host, engine.port, conf().STARTUP_TIMEOUT_S)
-    health.record_result(engine, reason)
-    return reason or "healthy"
+    return health.wait_ready(engine) or "healthy"
 
 
 def health_pass() -> dict:
