@@ -100,6 +100,8 @@ else:
         "default": {
             "ENGINE": "django_prometheus.db.backends.sqlite3",
             "NAME": DATA_DIR / "orchestrator.sqlite3",
+            # The web's long-lived request threads (http_handler) reuse their connection.
+            "CONN_MAX_AGE": 60,
             "OPTIONS": _SQLITE_OPTIONS,
             "TEST": {"NAME": DATA_DIR / "test-orchestrator.sqlite3"},
         }

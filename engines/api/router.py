@@ -1,5 +1,6 @@
 import time
 from collections import defaultdict
+from datetime import datetime
 
 from django.db.models import Q
 from django.shortcuts import get_object_or_404
@@ -9,15 +10,20 @@ from ninja.errors import HttpError
 
 from engines import cleanup, docker_gateway, health, services
 from engines.models import Engine
+from orchestrator_site import read_cache
 from orchestrator_site.config import conf
 from orchestrator_site.metrics import record_provision_duration
-from orchestrator_site.rendering import typed_json
+from orchestrator_site.rendering import json_answer, json_ready
 from streams.models import Stream
 from streams.services import with_latest_stats
 
 from . import schemas
 
 router = Router(tags=["engines"])
+
+
+def _idle_seconds(idle_from, now) -> float:
+    return round((now - idle_from).total_seconds(), 1)
 
 
 def engine_states(engines) -> list[dict]:
@@ -46,7 +52,7 @@ def engine_states(engines) -> list[dict]:
             "last_stream_usage": engine.last_stream_usage,
             "forwarded": engine.forwarded,
             "active_streams": len(streams),
-            "idle_seconds": 0.0 if streams else round((now - idle_from).total_seconds(), 1),
+            "idle_seconds": 0.0 if streams else _idle_seconds(idle_from, now),
             "last_health_error": engine.last_health_error,
             "managed": engine.managed,
             "state": engine.state,
@@ -57,6 +63,22 @@ def engine_states(engines) -> list[dict]:
             "p2p_port": engine.p2p_port,
         })
     return states
+
+
+def _listed_snapshot() -> list[tuple[dict, datetime | None]]:
+    """Each listed engine's state, ready to write, and the moment its idle time counts from."""
+    engines = list(Engine.objects.listed())
+    states = json_ready(list[schemas.EngineState], engine_states(engines))
+    return [(state, None if state["streams"] else engine.idle_since or engine.first_seen)
+            for state, engine in zip(states, engines, strict=True)]
+
+
+def listed_engine_states() -> list[dict]:
+    """GET /engines: read from the database only when it changed (read_cache); the idle time
+    is counted to this moment."""
+    now = timezone.now()
+    return [state if idle_from is None else {**state, "idle_seconds": _idle_seconds(idle_from, now)}
+            for state, idle_from in read_cache.reuse("engines", _listed_snapshot)]
 
 
 def _find_engine(container_id: str) -> Engine:
@@ -108,7 +130,7 @@ def provision_generic(request, body: schemas.ProvisionGenericIn):
 
 @router.get("/engines", response=list[schemas.EngineState])
 def list_engines(request):
-    return typed_json(list[schemas.EngineState], engine_states(Engine.objects.listed()))
+    return json_answer(listed_engine_states())
 
 
 @router.get("/engines/{container_id}", response=schemas.EngineDetail)

@@ -6,7 +6,8 @@ from django.utils.dateparse import parse_datetime
 from ninja import Router
 from ninja.errors import HttpError
 
-from orchestrator_site.rendering import typed_json
+from orchestrator_site import read_cache
+from orchestrator_site.rendering import json_answer, render_json, typed_json
 from streams import services
 from streams.models import Stream
 
@@ -37,8 +38,10 @@ def stream_ended(request, body: schemas.StreamEndedIn):
 @router.get("/streams", response=list[schemas.StreamState])
 def list_streams(request, status: Literal["started", "ended"] | None = None,
                  container_id: str | None = None):
-    return typed_json(list[schemas.StreamState],
-                      services.list_streams(status=status, container_id=container_id))
+    return json_answer(read_cache.reuse(
+        ("streams", status, container_id),
+        lambda: render_json(list[schemas.StreamState],
+                            services.list_streams(status=status, container_id=container_id))))
 
 
 def _parse_since(raw: str) -> datetime:

@@ -1,0 +1,56 @@
+"""The web process under daphne (orchestrator_site.http_handler): a request that waits on an
+engine holds one thread, not the server, and every kind of answer gets out whole."""
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.live import Orchestrator
+
+pytestmark = [pytest.mark.live, pytest.mark.docker, pytest.mark.slow]
+
+CHART_JS = (Path(__file__).resolve().parent.parent / "panel" / "static" / "panel" / "vendor"
+            / "chartjs-4.6.1" / "chart.umd.min.js")
+
+
+def test_reads_are_answered_while_a_provision_waits_for_a_slow_engine(engine_image, fleet):
+    with Orchestrator(env={"TARGET_IMAGE": engine_image, "MIN_REPLICAS": "0"},
+                      processes=("web",)) as orchestrator, orchestrator.client() as client:
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            began = time.monotonic()
+            slow = pool.submit(client.post, "/provision/acestream",
+                               json={"wait_ready": True, "env": {"SIM_START_DELAY": "4"}})
+            time.sleep(0.5)
+            read_times = []
+            while not slow.done():
+                sent = time.monotonic()
+                assert client.get("/engines").status_code == 200
+                read_times.append(time.monotonic() - sent)
+                time.sleep(0.1)
+            answer = slow.result()
+        assert answer.status_code == 200, answer.text
+        assert time.monotonic() - began >= 4
+        assert len(read_times) >= 20
+        assert max(read_times) < 1.0, read_times
+        listed = client.get("/engines").json()
+        assert [engine["container_id"] for engine in listed] == [answer.json()["container_id"]]
+
+
+def test_static_files_json_errors_and_bodies_come_out_whole():
+    with Orchestrator(processes=("web",)) as orchestrator, orchestrator.client() as client:
+        static = httpx.get(f"{orchestrator.base_url}/static/panel/vendor/chartjs-4.6.1/"
+                           "chart.umd.min.js", timeout=10)
+        missing = client.get("/engines/no-such-engine")
+        refused = client.post("/events/stream_started", content=b"{not json",
+                              headers={"Content-Type": "application/json"})
+        large = client.post("/events/stream_ended", content=b" " * (2 * 1024 * 1024),
+                            headers={"Content-Type": "application/json"})
+
+    assert static.status_code == 200
+    assert static.content == CHART_JS.read_bytes()
+    assert missing.status_code == 404 and "detail" in missing.json()
+    assert refused.status_code in (400, 422) and "detail" in refused.json()
+    assert large.status_code == 413 and "exceeds" in large.json()["detail"]
