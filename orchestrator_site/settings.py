@@ -32,7 +32,6 @@ ALLOWED_HOSTS = list(ORCH.ALLOWED_HOSTS)
 CSRF_TRUSTED_ORIGINS = list(ORCH.CSRF_TRUSTED_ORIGINS)
 
 INSTALLED_APPS = [
-    "daphne",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",

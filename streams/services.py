@@ -99,8 +99,9 @@ def check_engine_url(url: str, field: str, engine: Engine) -> None:
 
 
 @transaction.atomic
-def record_stream_started(event: StreamStartedIn) -> Stream:
-    """Create or update the stream the event describes; a repeated start changes nothing twice."""
+def record_stream_started(event: StreamStartedIn) -> tuple[Stream, bool]:
+    """Create or update the stream the event describes; a repeated start changes nothing twice.
+    Returns the stream and whether it was created."""
     now = timezone.now()
     engine = _find_engine(event) or _external_engine(event, now)
     for field in ("stat_url", "command_url"):
@@ -136,14 +137,14 @@ def record_stream_started(event: StreamStartedIn) -> Stream:
     if created or restarted:
         Counter.add("orch_events_started_total")
     notify("stream", action="started", streams=[stream_id], engine=engine.container_name)
-    return stream
+    return stream, created
 
 
-def end_streams(streams: QuerySet, reason: str) -> list[str]:
+def end_streams(streams: QuerySet, reason: str, now: datetime | None = None) -> list[str]:
     """End the started streams among `streams`, whoever reports it (proxy event, collector, engine
     gone); returns the ids that really changed, and only those are counted. Engines left without
     a started stream start their grace clock."""
-    now = timezone.now()
+    now = now or timezone.now()
     with transaction.atomic():
         rows = list(streams.filter(status=StreamStatus.STARTED).select_for_update()
                     .values_list("pk", "engine_id"))
@@ -175,9 +176,10 @@ def record_stream_ended(stream_id: str | None, container_id: str | None,
         ).order_by("-started_at").first()
     if stream is None:
         return False, None
-    updated = bool(end_streams(Stream.objects.filter(pk=stream.pk), reason or "unspecified"))
+    now, reason = timezone.now(), reason or "unspecified"
+    updated = bool(end_streams(Stream.objects.filter(pk=stream.pk), reason, now))
     if updated:
-        stream.refresh_from_db()
+        stream.status, stream.ended_at, stream.ended_reason = StreamStatus.ENDED, now, reason[:200]
     return updated, stream
 
 
@@ -185,6 +187,15 @@ def end_streams_of_engine(engine: Engine, reason: str) -> list[str]:
     """The engine died or was removed: its streams end now and keep their history."""
     same_container = Q(container_id=engine.container_id) if engine.container_id else Q()
     return end_streams(Stream.objects.filter(Q(engine=engine) | same_container), reason)
+
+
+def with_newest_stats(stream: Stream, fresh: bool = False) -> Stream:
+    """One stream with `latest_stats` (its newest snapshot as a dict, or None): one query, none
+    for a stream created just now."""
+    stream.latest_stats = None if fresh else (
+        StatSnapshot.objects.filter(stream_id=stream.pk).order_by("-ts", "-pk")
+        .values(*STAT_FIELDS).first())
+    return stream
 
 
 def with_latest_stats(streams: QuerySet) -> list[Stream]:

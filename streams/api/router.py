@@ -20,10 +20,10 @@ router = Router(tags=["streams"])
 def stream_started(request, body: schemas.StreamStartedIn):
     """A proxy started playing a stream on an engine (acexy's form: no container_id, host localhost)."""
     try:
-        stream = services.record_stream_started(body)
+        stream, created = services.record_stream_started(body)
     except services.StreamRejected as exc:
         raise HttpError(422, str(exc)) from None
-    return services.with_latest_stats(Stream.objects.filter(pk=stream.pk))[0]
+    return services.with_newest_stats(stream, fresh=created)
 
 
 @router.post("/events/stream_ended", response=schemas.StreamEndedOut)
@@ -31,7 +31,7 @@ def stream_ended(request, body: schemas.StreamEndedIn):
     """End a stream by id, else the newest started stream on the container; never another one."""
     updated, stream = services.record_stream_ended(body.stream_id, body.container_id, body.reason)
     if stream is not None:
-        stream = services.with_latest_stats(Stream.objects.filter(pk=stream.pk))[0]
+        stream = services.with_newest_stats(stream)
     return {"updated": updated, "stream": stream}
 
 
