@@ -40,7 +40,7 @@ def main(seconds: float = 60) -> list[Row]:
             stored = [s["id"] for s in client.get("/streams", params={"status": "ended"}).json()]
             client.delete(f"/containers/{engine['container_id']}")
         locked = sum(orchestrator.logs(name).count("database is locked")
-                     for name in ("web", "worker", "watch"))
+                     for name in orchestrator.children)
     sent = len(load.stream_ids)
     lost = len(set(load.stream_ids) - set(stored))
     duplicated = len(stored) - len(set(stored))

@@ -54,3 +54,17 @@ def test_static_files_json_errors_and_bodies_come_out_whole():
     assert missing.status_code == 404 and "detail" in missing.json()
     assert refused.status_code in (400, 422) and "detail" in refused.json()
     assert large.status_code == 413 and "exceeds" in large.json()["detail"]
+
+
+def test_several_web_processes_share_the_port():
+    with Orchestrator(env={"WEB_PROCESSES": "2"}, processes=("web",)) as orchestrator:
+        for _ in range(40):  # a new connection each time: the kernel picks a process for each
+            assert httpx.get(f"{orchestrator.base_url}/vpn/status", timeout=10,
+                             headers={"Authorization": f"Bearer {orchestrator.api_key}"},
+                             ).status_code == 200
+        served = {name: orchestrator.logs(name).count('"GET /vpn/status"')
+                  for name in orchestrator.children}
+
+    assert set(served) == {"web", "web-2"}
+    assert sum(served.values()) >= 40
+    assert min(served.values()) >= 5, served

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import httpx
 
+from orchestrator_site.web_processes import web_processes
 from tests import environment
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -75,20 +76,24 @@ class Orchestrator:
             for name in DATABASE_FILES:
                 shutil.copy(_migrated_template() / name, Path(self.data_dir) / name)
         self.manage("setupfleet")
-        argv = {
-            "web": [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
-                    "orchestrator_site.asgi:application"],
-            "worker": [sys.executable, MANAGE, "qcluster"],
-            "watch": [sys.executable, MANAGE, "watch"],
-        }
+        commands = {"worker": [sys.executable, MANAGE, "qcluster"],
+                    "watch": [sys.executable, MANAGE, "watch"]}
         for name in self.processes:
-            log = self._log(name)
-            self.children[name] = subprocess.Popen(
-                argv[name], env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+            if name != "web":
+                self._spawn(name, commands[name])
+                continue
+            count = int(self.env.get("WEB_PROCESSES", "1"))
+            for web in web_processes(sys.executable, "127.0.0.1", self.port, count):
+                self._spawn(web.name, web.argv, web.pass_fds)
+                web.started()
         self.wait_http(timeout)
         return self
+
+    def _spawn(self, name: str, argv: list[str], pass_fds: tuple[int, ...] = ()) -> None:
+        self.children[name] = subprocess.Popen(
+            argv, env=self.env, cwd=ROOT, stdout=self._log(name), stderr=subprocess.STDOUT,
+            start_new_session=True, pass_fds=pass_fds,
+        )
 
     def wait_http(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout

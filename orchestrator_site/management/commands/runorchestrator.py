@@ -9,13 +9,15 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from orchestrator_site.config import conf
+from orchestrator_site.web_processes import web_processes
 
 # django-q2's cluster may ignore SIGTERM for a while; after this it is killed.
 STOP_GRACE_S = 10
 
 
 class Command(BaseCommand):
-    help = "Migrate, then run the whole orchestrator: web (daphne), worker (django-q2) and watcher."
+    help = ("Migrate, then run the whole orchestrator: web (daphne, WEB_PROCESSES of them), "
+            "worker (django-q2) and watcher.")
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default="0.0.0.0")
@@ -34,13 +36,13 @@ class Command(BaseCommand):
         python = sys.executable
         manage = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
             os.path.dirname(os.path.abspath(__file__))))), "manage.py")
-        commands = {
-            "web": [python, "-m", "daphne", "-b", host, "-p", str(port),
-                    "orchestrator_site.asgi:application"],
-            "worker": [python, manage, "qcluster"],
-            "watch": [python, manage, "watch"],
-        }
-        children = {name: subprocess.Popen(argv) for name, argv in commands.items()}
+        children = {}
+        for web in web_processes(python, host, port, conf().WEB_PROCESSES):
+            children[web.name] = subprocess.Popen(web.argv, pass_fds=web.pass_fds)
+            web.started()
+        for name, argv in {"worker": [python, manage, "qcluster"],
+                           "watch": [python, manage, "watch"]}.items():
+            children[name] = subprocess.Popen(argv)
         self.stdout.write(f"orchestrator on http://{host}:{port} (pids: " + ", ".join(
             f"{name} {child.pid}" for name, child in children.items()) + ")")
         stopping = False
