@@ -1,6 +1,7 @@
 """Stream events at 200 a second for a minute against the running orchestrator (web, worker and
-watcher on SQLite): every one answered, none lost or duplicated, and how fast they are answered
-compared with a trivial request measured in the same run.
+watcher on SQLite; one web process, then WEB_PROCESSES=2): every one answered, none lost or
+duplicated, and how fast they are answered compared with a trivial request measured in the same
+run.
 
 Run: python -m bench.events [seconds]
 """
@@ -29,7 +30,12 @@ def trivial_latencies(orchestrator: Orchestrator, count: int = 300) -> list[floa
 
 
 def main(seconds: float = 60) -> list[Row]:
-    env = {"TARGET_IMAGE": engine_sim_image(), "AUTO_DELETE": "false", "COLLECT_INTERVAL_S": "5"}
+    return [row for processes in (1, 2) for row in one_run(seconds, processes)]
+
+
+def one_run(seconds: float, web_processes: int) -> list[Row]:
+    env = {"TARGET_IMAGE": engine_sim_image(), "AUTO_DELETE": "false", "COLLECT_INTERVAL_S": "5",
+           "WEB_PROCESSES": str(web_processes)}
     with Orchestrator(env=env) as orchestrator:
         with orchestrator.client() as client:
             engine = client.post("/provision/acestream", json={"wait_ready": True}).json()
@@ -56,7 +62,8 @@ def main(seconds: float = 60) -> list[Row]:
             failed + lost + duplicated, None, "0", unit=" "),
         Row("'database is locked' in the logs", locked, None, "0", unit=" "),
     ]
-    print_table(f"stream events at {RATE}/s for {seconds:.0f} s", rows)
+    print_table(f"stream events at {RATE}/s for {seconds:.0f} s, {web_processes} web process"
+                + ("es" if web_processes > 1 else ""), rows)
     return rows
 
 

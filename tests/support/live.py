@@ -72,6 +72,7 @@ class Orchestrator:
         return open(Path(self.data_dir) / f"{name}.log", "ab")
 
     def start(self, migrate: bool = True, timeout: float = 60) -> Orchestrator:
+        self.children = {}
         if migrate and not (Path(self.data_dir) / DATABASE_FILES[0]).exists():
             for name in DATABASE_FILES:
                 shutil.copy(_migrated_template() / name, Path(self.data_dir) / name)
