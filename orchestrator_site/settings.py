@@ -97,7 +97,7 @@ if ORCH.DATABASE_URL:
 else:
     DATABASES = {
         "default": {
-            "ENGINE": "django_prometheus.db.backends.sqlite3",
+            "ENGINE": "orchestrator_site.sqlite_backend",
             "NAME": DATA_DIR / "orchestrator.sqlite3",
             # The web's long-lived request threads (http_handler) reuse their connection.
             "CONN_MAX_AGE": 60,
