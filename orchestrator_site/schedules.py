@@ -8,6 +8,9 @@ from django_q.models import Schedule
 
 from .config import conf
 
+# Every module whose functions the worker runs (schedules and one-off tasks).
+JOB_MODULES = ("engines.jobs", "streams.jobs")
+
 
 def cron_every(seconds: int) -> str:
     """A cron expression (croniter's optional sixth field is seconds) for an interval."""
