@@ -1,8 +1,8 @@
-from io import StringIO
 
 import httpx
 import pytest
-from django.core.management import call_command
+
+from tests.support.commands import command_output
 
 pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]
 
@@ -13,9 +13,7 @@ def test_checkhealth_probes_every_engine_now_and_prints_each_result(api, fleet):
     httpx.get(f"http://127.0.0.1:{bad['host_http_port']}/sim/fault", params={"mode": "fail"},
               timeout=5)
 
-    out = StringIO()
-    call_command("checkhealth", stdout=out)
-    lines = out.getvalue().splitlines()
+    lines = command_output("checkhealth").splitlines()
     assert lines[0].split() == ["NAME", "PORT", "HEALTH", "CHECKED", "FAILURES", "ERROR"]
     rows = {line.split()[0]: line for line in lines[1:-1]}
     assert rows[good["container_name"]].split()[1:4] == [str(good["host_http_port"]), "healthy", "0s"]
@@ -27,6 +25,4 @@ def test_checkhealth_probes_every_engine_now_and_prints_each_result(api, fleet):
 
 
 def test_checkhealth_without_engines(db):
-    out = StringIO()
-    call_command("checkhealth", stdout=out)
-    assert out.getvalue().strip() == "no engines"
+    assert command_output("checkhealth").strip() == "no engines"

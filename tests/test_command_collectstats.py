@@ -1,17 +1,14 @@
-from io import StringIO
 
 import pytest
-from django.core.management import call_command
 
+from tests.support.commands import command_output
 from tests.support.stream_events import acexy_started, play
 
 pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]
 
 
 def collectstats() -> list[str]:
-    out = StringIO()
-    call_command("collectstats", stdout=out)
-    return out.getvalue().splitlines()
+    return command_output("collectstats").splitlines()
 
 
 def test_one_pass_stores_and_prints_the_latest_stats_of_each_stream(api, fleet):

@@ -1,17 +1,15 @@
-from io import StringIO
 
 import pytest
-from django.core.management import CommandError, call_command
+from django.core.management import CommandError
 
 from engines.models import Engine, PortReservation
+from tests.support.commands import command_output
 
 pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]
 
 
 def delete(*refs) -> str:
-    out = StringIO()
-    call_command("deleteengine", *refs, stdout=out)
-    return out.getvalue()
+    return command_output("deleteengine", *refs)
 
 
 def test_deletes_by_name_and_by_id_prefix(api, fleet):

@@ -8,6 +8,7 @@ from django.core.management import CommandError, call_command
 
 from engines import docker_gateway
 from engines.models import Engine
+from tests.support.commands import command_output
 from tests.support.live import MANAGE, ROOT
 
 pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]
@@ -49,9 +50,7 @@ def test_commands_fail_with_one_line_and_change_nothing(api, fleet, orch, cut_do
 def test_engines_still_lists_from_the_database(api, fleet, cut_docker):
     engine = api.post("/provision/acestream", {}).json()
     cut_docker()
-    out = StringIO()
-    call_command("engines", stdout=out)
-    assert engine["container_name"] in out.getvalue()
+    assert engine["container_name"] in command_output("engines")
 
 
 def test_the_shell_sees_a_non_zero_exit_and_one_line():

@@ -1,18 +1,15 @@
 import json
-from io import StringIO
 
 import pytest
-from django.core.management import call_command
 
 from engines.models import Engine
+from tests.support.commands import command_output
 
 pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]
 
 
 def engines_output(*args) -> str:
-    out = StringIO()
-    call_command("engines", *args, stdout=out)
-    return out.getvalue()
+    return command_output("engines", *args)
 
 
 def test_table_lists_each_engine_with_health_ports_and_streams(api, fleet):

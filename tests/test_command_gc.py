@@ -1,17 +1,14 @@
-from io import StringIO
 
 import pytest
-from django.core.management import call_command
 
 from engines.models import Engine
+from tests.support.commands import command_output
 
 pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]
 
 
 def gc() -> str:
-    out = StringIO()
-    call_command("gc", stdout=out)
-    return out.getvalue().strip()
+    return command_output("gc").strip()
 
 
 def test_gc_removes_idle_engines_down_to_min_replicas(api, fleet, orch):

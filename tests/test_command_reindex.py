@@ -1,9 +1,8 @@
-from io import StringIO
 
 import pytest
-from django.core.management import call_command
 
 from engines.models import Engine
+from tests.support.commands import command_output
 
 pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]
 
@@ -15,9 +14,7 @@ def test_reindex_adopts_unknown_containers_and_forgets_vanished_ones(api, fleet)
     Engine.objects.filter(container_id=kept["container_id"]).delete()
     fleet.containers.get(vanished["container_id"]).remove(force=True)
 
-    out = StringIO()
-    call_command("reindex", stdout=out)
-    lines = out.getvalue().splitlines()
+    lines = command_output("reindex").splitlines()
     assert lines[0] == "adopted: 1, forgotten: 1, removed dead: 0"
     assert lines[1] == "engines known: 1 managed, 0 external"
     adopted = Engine.objects.get()

@@ -1,17 +1,15 @@
-from io import StringIO
 
 import pytest
-from django.core.management import call_command
+
+from tests.support.commands import command_output
 
 pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]
 pytest_plugins = ["tests.support.gluetun"]
 
 
 def vpnstatus() -> dict[str, str]:
-    out = StringIO()
-    call_command("vpnstatus", stdout=out)
     return dict(line.split("  ", 1) if "  " in line else (line, "")
-                for line in out.getvalue().splitlines())
+                for line in command_output("vpnstatus").splitlines())
 
 
 def fields(output: dict[str, str]) -> dict[str, str]:
