@@ -13,7 +13,7 @@ import re
 import threading
 
 from django.db import DatabaseError, transaction
-from django.db.models import Count, OuterRef, Subquery
+from django.db.models import Count
 from django.http import HttpResponse, JsonResponse
 from django.utils import timezone
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
@@ -200,10 +200,10 @@ def _fleet_gauges() -> list[Metric]:
 
 def _stream_gauges() -> list[Metric]:
     """Latest snapshot of each started stream only, so label sets stay bounded."""
-    latest = StatSnapshot.objects.filter(stream=OuterRef("pk")).order_by("-ts", "-pk")
-    started = list(Stream.objects.started().annotate(latest_id=Subquery(latest.values("pk")[:1]))
-                   .filter(latest_id__isnull=False)
-                   .values_list("id", "engine__container_name", "container_id", "latest_id"))
+    started = list(Stream.objects.started().with_latest_snapshot_id()
+                   .filter(latest_snapshot_id__isnull=False)
+                   .values_list("id", "engine__container_name", "container_id",
+                                "latest_snapshot_id"))
     snapshots = StatSnapshot.objects.in_bulk([row[3] for row in started])
     down = _family("orch_stream_download_bytes_per_second")
     up = _family("orch_stream_upload_bytes_per_second")

@@ -208,7 +208,7 @@ def trim_history(stream_ids, keep: int) -> int:
     by_stream = StatSnapshot.objects.filter(stream=OuterRef("pk")).values("pk")
     beyond_keep = [row for row in (
         Stream.objects.filter(pk__in=stream_ids).order_by()
-        .annotate(cutoff=Subquery(by_stream.order_by("-ts", "-pk")[keep:keep + 1]),
+        .annotate(cutoff=Subquery(by_stream.newest_first()[keep:keep + 1]),
                   oldest=Subquery(by_stream.order_by("ts", "pk")[:1]))
         .values_list("pk", "cutoff", "oldest")
     ) if row[1] is not None]
@@ -216,7 +216,7 @@ def trim_history(stream_ids, keep: int) -> int:
     deleted = StatSnapshot.objects.filter(pk__in=only_one).delete()[0] if only_one else 0
     for stream_id, cutoff, oldest in beyond_keep:
         if oldest != cutoff:
-            excess = StatSnapshot.objects.filter(stream_id=stream_id).order_by("-ts", "-pk")[keep:]
+            excess = StatSnapshot.objects.filter(stream_id=stream_id).newest_first()[keep:]
             deleted += StatSnapshot.objects.filter(pk__in=list(excess.values_list("pk", flat=True))
                                                    ).delete()[0]
     return deleted

@@ -20,6 +20,17 @@ class StreamQuerySet(models.QuerySet):
     def started(self):
         return self.filter(status=StreamStatus.STARTED)
 
+    def with_latest_snapshot_id(self):
+        """Each stream with `latest_snapshot_id`: the pk of its newest snapshot, or None."""
+        newest = StatSnapshot.objects.filter(stream=models.OuterRef("pk")).newest_first()
+        return self.annotate(latest_snapshot_id=models.Subquery(newest.values("pk")[:1]))
+
+
+class StatSnapshotQuerySet(models.QuerySet):
+    def newest_first(self):
+        """Newest first; snapshots with the same timestamp by insertion order, newest first."""
+        return self.order_by("-ts", "-pk")
+
 
 class Stream(models.Model):
     id = models.CharField(max_length=1024, primary_key=True)
@@ -60,6 +71,8 @@ class StatSnapshot(models.Model):
     downloaded = models.BigIntegerField(null=True)
     uploaded = models.BigIntegerField(null=True)
     status = models.CharField(max_length=32, blank=True, default="")
+
+    objects = StatSnapshotQuerySet.as_manager()
 
     class Meta:
         ordering = ["ts"]

@@ -11,7 +11,7 @@ from datetime import datetime
 from urllib.parse import urlsplit
 
 from django.db import transaction
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from engines.models import Engine, State
@@ -189,19 +189,18 @@ def end_streams_of_engine(engine: Engine, reason: str) -> list[str]:
     return end_streams(Stream.objects.filter(Q(engine=engine) | same_container), reason)
 
 
-def with_newest_stats(stream: Stream, fresh: bool = False) -> Stream:
+def stream_with_latest_stats(stream: Stream, created: bool = False) -> Stream:
     """One stream with `latest_stats` (its newest snapshot as a dict, or None): one query, none
     for a stream created just now."""
-    stream.latest_stats = None if fresh else (
-        StatSnapshot.objects.filter(stream_id=stream.pk).order_by("-ts", "-pk")
+    stream.latest_stats = None if created else (
+        StatSnapshot.objects.filter(stream_id=stream.pk).newest_first()
         .values(*STAT_FIELDS).first())
     return stream
 
 
 def with_latest_stats(streams: QuerySet) -> list[Stream]:
     """The streams, each with `latest_stats` (its newest snapshot as a dict, or None): two queries."""
-    newest = StatSnapshot.objects.filter(stream=OuterRef("pk")).order_by("-ts", "-pk").values("pk")[:1]
-    rows = list(streams.annotate(latest_snapshot_id=Subquery(newest)))
+    rows = list(streams.with_latest_snapshot_id())
     wanted = [stream.latest_snapshot_id for stream in rows if stream.latest_snapshot_id]
     snapshots = {row["id"]: row for row in
                  StatSnapshot.objects.filter(pk__in=wanted).values("id", *STAT_FIELDS)}

@@ -23,7 +23,7 @@ def stream_started(request, body: schemas.StreamStartedIn):
         stream, created = services.record_stream_started(body)
     except services.StreamRejected as exc:
         raise HttpError(422, str(exc)) from None
-    return services.with_newest_stats(stream, fresh=created)
+    return services.stream_with_latest_stats(stream, created=created)
 
 
 @router.post("/events/stream_ended", response=schemas.StreamEndedOut)
@@ -31,7 +31,7 @@ def stream_ended(request, body: schemas.StreamEndedIn):
     """End a stream by id, else the newest started stream on the container; never another one."""
     updated, stream = services.record_stream_ended(body.stream_id, body.container_id, body.reason)
     if stream is not None:
-        stream = services.with_newest_stats(stream)
+        stream = services.stream_with_latest_stats(stream)
     return {"updated": updated, "stream": stream}
 
 
