@@ -7,6 +7,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from ninja import Body, Router
 from ninja.errors import HttpError
+from pydantic_core import to_json
 
 from engines import cleanup, docker_gateway, health, services
 from engines.models import Engine
@@ -130,7 +131,7 @@ def provision_generic(request, body: schemas.ProvisionGenericIn):
 
 @router.get("/engines", response=list[schemas.EngineState])
 def list_engines(request):
-    return json_answer(listed_engine_states())
+    return json_answer(to_json(listed_engine_states()))
 
 
 @router.get("/engines/{container_id}", response=schemas.EngineDetail)
