@@ -20,6 +20,8 @@ class ConfigError(Exception):
 
 
 _TRUE = {"1", "true", "yes", "on"}
+# A share of something, from 0 to 0.9 (parsed by _parse_fraction).
+Fraction = float
 _FALSE = {"0", "false", "no", "off"}
 
 
@@ -54,6 +56,7 @@ class Config:
     COLLECT_INTERVAL_S: int = 5
     COLLECT_TIMEOUT_S: float = 3.0  # deadline of one stat_url fetch
     COLLECT_GIVE_UP_S: int = 120  # a started stream without readable stats this long is ended
+    COLLECT_SPREAD: Fraction = 0.5  # share of the interval a pass spreads its requests over
     STATS_HISTORY_MAX: int = 720
     STATS_RETENTION_S: int = 86400
     MONITOR_INTERVAL_S: int = 10
@@ -152,13 +155,24 @@ def _parse_int(name: str, raw: str, minimum: int = 0) -> int:
     return value
 
 
-def _parse_float(name: str, raw: str) -> float:
+def _number(name: str, raw: str) -> float:
     try:
-        value = float(raw.strip())
+        return float(raw.strip())
     except ValueError:
         raise ConfigError(f"{name}={raw!r} is not a number") from None
+
+
+def _parse_float(name: str, raw: str) -> float:
+    value = _number(name, raw)
     if value <= 0:
         raise ConfigError(f"{name}={value} must be greater than 0")
+    return value
+
+
+def _parse_fraction(name: str, raw: str) -> float:
+    value = _number(name, raw)
+    if not 0 <= value <= 0.9:
+        raise ConfigError(f"{name}={value} must be between 0 and 0.9")
     return value
 
 
@@ -192,6 +206,7 @@ def _optional(raw: str) -> str | None:
 _PARSERS = {
     "int": _parse_int,
     "float": _parse_float,
+    "Fraction": _parse_fraction,
     "bool": _parse_bool,
     "PortRange": _parse_range,
 }

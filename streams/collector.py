@@ -3,7 +3,8 @@ trims each history to STATS_HISTORY_MAX and ends the streams their engine no lon
 engine says the session is gone (`engine_stopped_stream`), or the stream's stats could not be read
 for COLLECT_GIVE_UP_S (`stats_unreachable`). One failed read changes nothing but the error counts.
 
-Fetching is concurrent on one asyncio loop, with a hard deadline of COLLECT_TIMEOUT_S per request.
+Fetching is concurrent on one asyncio loop (the watcher spreads a pass's requests over part of the
+interval, `paced_pass`), with a hard deadline of COLLECT_TIMEOUT_S per request.
 At most PER_ENGINE_REQUESTS requests go to one engine at a time (an engine is a small HTTP server;
 the simulator's listen backlog is 5) and MAX_IN_FLIGHT in all. Once a request to an engine times
 out or cannot connect, that engine's remaining streams are skipped for this pass, so a hung engine
@@ -164,7 +165,10 @@ class _Engine:
         return self.addresses
 
 
-async def _fetch(url: str, engine: _Engine, in_flight: asyncio.Semaphore, timeout: float) -> Outcome:
+async def _fetch(url: str, engine: _Engine, in_flight: asyncio.Semaphore, timeout: float,
+                 delay: float = 0.0) -> Outcome:
+    if delay:
+        await asyncio.sleep(delay)
     async with engine.slots:
         if engine.unreachable:
             return Outcome(error=f"skipped: engine {engine.unreachable} earlier in this pass")
@@ -183,8 +187,13 @@ async def _fetch(url: str, engine: _Engine, in_flight: asyncio.Semaphore, timeou
     return read_stats(status, body)
 
 
-async def fetch_all(targets: list[tuple[str, str]], timeout: float) -> dict[str, Outcome]:
-    """Fetch every (stream id, stat_url) at once, within the per-engine and overall bounds."""
+async def fetch_all(targets: list[tuple[str, str]], timeout: float,
+                    spread_seconds: float = 0.0) -> dict[str, Outcome]:
+    """Fetch every (stream id, stat_url) within the per-engine and overall bounds: all at once, or
+    started one after another at even steps over `spread_seconds`, one engine's streams together
+    (sorted by URL) so a hung engine still costs one timeout."""
+    targets = sorted(targets, key=lambda target: target[1])
+    step = spread_seconds / len(targets) if targets else 0.0
     engines: dict[tuple, _Engine] = {}
     in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
 
@@ -196,7 +205,8 @@ async def fetch_all(targets: list[tuple[str, str]], timeout: float) -> dict[str,
         return engines[address]
 
     outcomes = await asyncio.gather(*(
-        _fetch(url, engine_of(url), in_flight, timeout) for _, url in targets))
+        _fetch(url, engine_of(url), in_flight, timeout, number * step)
+        for number, (_, url) in enumerate(targets)))
     return {stream_id: outcome for (stream_id, _), outcome in zip(targets, outcomes, strict=True)}
 
 
@@ -260,13 +270,14 @@ def store(outcomes: dict[str, Outcome]) -> PassSummary:
                        errors=len(failed), trimmed=trimmed)
 
 
-def collect_pass() -> PassSummary:
-    """One collection pass over every started stream (the watcher runs it every COLLECT_INTERVAL_S)."""
+def collect_pass(spread_seconds: float = 0.0) -> PassSummary:
+    """One collection pass over every started stream, its requests all at once or spread over
+    `spread_seconds`."""
     began = time.monotonic()
     targets = list(Stream.objects.started().values_list("pk", "stat_url"))
     if not targets:
         return PassSummary(0, 0, 0, 0, 0)
-    outcomes = asyncio.run(fetch_all(targets, conf().COLLECT_TIMEOUT_S))
+    outcomes = asyncio.run(fetch_all(targets, conf().COLLECT_TIMEOUT_S, spread_seconds))
     fetched = time.monotonic()
     summary = store(outcomes)
     seconds = time.monotonic() - began
@@ -275,3 +286,11 @@ def collect_pass() -> PassSummary:
                     "%d s interval", summary.streams, seconds, fetched - began,
                     conf().COLLECT_INTERVAL_S)
     return replace(summary, fetch_seconds=round(fetched - began, 3), seconds=round(seconds, 3))
+
+
+def paced_pass() -> PassSummary:
+    """The watcher's pass, every COLLECT_INTERVAL_S: its requests spread over COLLECT_SPREAD of
+    the interval. Sent at once, a pass over 500 streams kept a core of a 2-core host busy for a
+    second (the collector's parsing and the engines' answers), and 8 clients reading `GET /engines`
+    meanwhile saw a p99 of 75 ms instead of 36 ms."""
+    return collect_pass(conf().COLLECT_SPREAD * conf().COLLECT_INTERVAL_S)

@@ -18,6 +18,11 @@ def test_booleans_accept_the_documented_spellings(raw, expected):
     assert load_config({"AUTO_DELETE": raw}).AUTO_DELETE is expected
 
 
+@pytest.mark.parametrize("raw, expected", [("0", 0.0), ("0.25", 0.25), ("0.9", 0.9)])
+def test_collect_spread_is_a_share_from_nothing_to_most_of_the_interval(raw, expected):
+    assert load_config({"COLLECT_SPREAD": raw}).COLLECT_SPREAD == expected
+
+
 @pytest.mark.parametrize("environ, named", [
     ({"AUTO_DELETE": "maybe"}, "AUTO_DELETE"),
     ({"MAX_REPLICAS": "lots"}, "MAX_REPLICAS"),
@@ -27,6 +32,8 @@ def test_booleans_accept_the_documented_spellings(raw, expected):
     ({"ACE_HTTPS_RANGE": "19500-20500"}, "ACE_HTTPS_RANGE"),
     ({"CONTAINER_LABEL": "novalue"}, "CONTAINER_LABEL"),
     ({"HEALTH_CHECK_TIMEOUT_S": "-1"}, "HEALTH_CHECK_TIMEOUT_S"),
+    ({"COLLECT_SPREAD": "0.95"}, "COLLECT_SPREAD"),
+    ({"COLLECT_SPREAD": "half"}, "COLLECT_SPREAD"),
 ])
 def test_malformed_values_are_refused_naming_the_variable(environ, named):
     with pytest.raises(ConfigError, match=named):

@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand
 from engines.events import listen_for_events
 from orchestrator_site.config import conf
 from orchestrator_site.loops import run_every
-from streams.collector import collect_pass
+from streams.collector import paced_pass
 from vpn.monitor import check_vpn
 
 
@@ -21,7 +21,7 @@ class Command(BaseCommand):
             threading.Thread(target=listen_for_events, args=(stop,), name="docker-events"),
             threading.Thread(
                 target=run_every, name="collector",
-                args=("collector", lambda: conf().COLLECT_INTERVAL_S, collect_pass, stop)),
+                args=("collector", lambda: conf().COLLECT_INTERVAL_S, paced_pass, stop)),
         ]
         if conf().vpn_enabled:
             loops.append(threading.Thread(
