@@ -12,12 +12,14 @@ SQLite's own lock, briefly. Query metrics come from django-prometheus' backend, 
 from __future__ import annotations
 
 import fcntl
+import functools
 import os
 import threading
 import time
 
 from django.db import OperationalError
 from django_prometheus.db.backends.sqlite3.base import DatabaseWrapper as PrometheusSQLite
+from django_prometheus.db.common import ExportingCursorWrapper
 
 _thread_lock = threading.Lock()
 _lock_files: dict[str, int] = {}
@@ -44,8 +46,17 @@ def _reset_after_fork() -> None:
 os.register_at_fork(after_in_child=_reset_after_fork)
 
 
+# django-prometheus builds a new cursor class for every cursor; one per database is enough, and a
+# class statement per SQL statement cost about 4 % of a stream event's CPU.
+_cursor_class = functools.cache(ExportingCursorWrapper)
+
+
 class DatabaseWrapper(PrometheusSQLite):
     _write_lock_file: int | None = None
+
+    def create_cursor(self, name=None):
+        return self.connection.cursor(
+            factory=_cursor_class(self.CURSOR_CLASS, self.alias, self.vendor))
 
     def _start_transaction_under_autocommit(self):
         self._take_write_lock()
