@@ -36,7 +36,10 @@ class Stream(models.Model):
     id = models.CharField(max_length=1024, primary_key=True)
     key_type = models.CharField(max_length=16, choices=KeyType.choices)
     key = models.CharField(max_length=1024)
-    engine = models.ForeignKey(Engine, null=True, on_delete=models.SET_NULL, related_name="streams")
+    # Indexed with status below: "the started streams of these engines" is asked by every stream
+    # event and every GET /engines, and an engine gathers thousands of ended streams a day.
+    engine = models.ForeignKey(Engine, null=True, on_delete=models.SET_NULL, related_name="streams",
+                               db_index=False)
     container_id = models.CharField(max_length=128, db_index=True)
     playback_session_id = models.CharField(max_length=256, blank=True, default="")
     stat_url = models.CharField(max_length=2048, blank=True, default="")
@@ -53,7 +56,8 @@ class Stream(models.Model):
 
     class Meta:
         ordering = ["-started_at"]
-        indexes = [models.Index(fields=["status", "container_id"])]
+        indexes = [models.Index(fields=["status", "container_id"]),
+                   models.Index(fields=["engine", "status"])]
 
     def __str__(self):
         return self.id
