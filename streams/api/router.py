@@ -23,7 +23,7 @@ def stream_started(request, body: schemas.StreamStartedIn):
         stream, created = services.record_stream_started(body)
     except services.StreamRejected as exc:
         raise HttpError(422, str(exc)) from None
-    return services.stream_with_latest_stats(stream, created=created)
+    return typed_json(schemas.StreamState, services.stream_with_latest_stats(stream, created=created))
 
 
 @router.post("/events/stream_ended", response=schemas.StreamEndedOut)
@@ -32,7 +32,7 @@ def stream_ended(request, body: schemas.StreamEndedIn):
     updated, stream = services.record_stream_ended(body.stream_id, body.container_id, body.reason)
     if stream is not None:
         stream = services.stream_with_latest_stats(stream)
-    return {"updated": updated, "stream": stream}
+    return typed_json(schemas.StreamEndedOut, {"updated": updated, "stream": stream})
 
 
 @router.get("/streams", response=list[schemas.StreamState])
