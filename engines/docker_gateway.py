@@ -18,6 +18,7 @@ import docker.errors
 import requests.exceptions
 
 from orchestrator_site.config import conf
+from orchestrator_site.request_slots import waiting_elsewhere
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +125,8 @@ def client() -> docker.DockerClient:
 
 def _call(fn, *args, **kwargs):
     try:
-        return fn(*args, **kwargs)
+        with waiting_elsewhere():
+            return fn(*args, **kwargs)
     except _CONNECTION_ERRORS as exc:
         raise DockerUnavailable(f"Docker unavailable: {exc.__class__.__name__}") from exc
     except docker.errors.APIError as exc:

@@ -21,6 +21,7 @@ from django.utils import timezone
 from orchestrator_site.config import conf
 from orchestrator_site.models import Counter
 from orchestrator_site.notify import notify
+from orchestrator_site.request_slots import waiting_elsewhere
 
 from .models import Engine, Health
 
@@ -63,7 +64,7 @@ def probe(host: str, port: int, timeout: float | None = None) -> str:
     """One synchronous check; '' means healthy."""
     timeout = timeout or conf().HEALTH_CHECK_TIMEOUT_S
     try:
-        with httpx.Client(verify=_tls(), timeout=timeout) as client:
+        with httpx.Client(verify=_tls(), timeout=timeout) as client, waiting_elsewhere():
             return interpret(client.get(status_url(host, port)))
     except httpx.HTTPError as exc:
         return describe_failure(exc)
@@ -77,7 +78,8 @@ def wait_until_ready(host: str, port: int, deadline_s: float) -> str:
         reason = probe(host, port, timeout=min(2.0, max(0.2, deadline - time.monotonic())))
         if not reason:
             return ""
-        time.sleep(0.1)
+        with waiting_elsewhere():
+            time.sleep(0.1)
     return reason
 
 

@@ -21,7 +21,8 @@ if not conf().API_KEY:
     )
 
 application = ProtocolTypeRouter({
-    "http": ThreadedASGIHandler(threads=conf().WEB_THREADS),
+    "http": ThreadedASGIHandler(threads=conf().WEB_THREADS,
+                               active=conf().WEB_ACTIVE_REQUESTS),
     "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
 })
 

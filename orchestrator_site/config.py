@@ -95,6 +95,7 @@ class Config:
     ADMIN_PASSWORD: str | None = None
     Q_WORKERS: int = 2
     WEB_THREADS: int = 32
+    WEB_ACTIVE_REQUESTS: int = 4
     WEB_PROCESSES: int = 1
 
     @property
@@ -249,7 +250,7 @@ def _check_consistency(config: Config) -> None:
     for name in ("COLLECT_INTERVAL_S", "HEALTH_CHECK_INTERVAL_S", "AUTOSCALE_INTERVAL_S",
                  "GLUETUN_HEALTH_CHECK_INTERVAL_S", "STARTUP_TIMEOUT_S", "HEALTH_FAILURE_THRESHOLD",
                  "STATS_HISTORY_MAX", "DOCKER_TIMEOUT_S", "Q_WORKERS", "COLLECT_GIVE_UP_S",
-                 "WEB_THREADS", "WEB_PROCESSES"):
+                 "WEB_THREADS", "WEB_ACTIVE_REQUESTS", "WEB_PROCESSES"):
         if getattr(config, name) < 1:
             raise ConfigError(f"{name} must be at least 1")
     ranges = {

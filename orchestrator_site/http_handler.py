@@ -22,12 +22,15 @@ from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.core.handlers.base import BaseHandler
 from django.urls import set_script_prefix
 
+from .request_slots import RequestSlots
+
 
 class ThreadedASGIHandler(ASGIHandler):
-    def __init__(self, threads: int):
+    def __init__(self, threads: int, active: int):
         BaseHandler.__init__(self)
         self.load_middleware(is_async=False)
         self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="http")
+        self.slots = RequestSlots(active)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -49,13 +52,15 @@ class ThreadedASGIHandler(ASGIHandler):
             body_file.close()
 
     def _respond(self, scope, body_file):
-        """Everything between reading the body and sending the answer, on one worker thread."""
-        signals.request_started.send(sender=self.__class__, scope=scope)
-        request, error_response = self.create_request(scope, body_file)
-        response = error_response if request is None else self.get_response(request)
-        response._handler_class = self.__class__
-        if not response.streaming:
-            # The content is in memory, so close now: request_finished then runs on the thread
-            # that used the database connection.
-            response.close()
+        """Everything between reading the body and sending the answer, on one worker thread, in
+        one of the process's request slots (request_slots)."""
+        with self.slots.held():
+            signals.request_started.send(sender=self.__class__, scope=scope)
+            request, error_response = self.create_request(scope, body_file)
+            response = error_response if request is None else self.get_response(request)
+            response._handler_class = self.__class__
+            if not response.streaming:
+                # The content is in memory, so close now: request_finished then runs on the
+                # thread that used the database connection.
+                response.close()
         return response

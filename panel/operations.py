@@ -6,6 +6,7 @@ import httpx
 
 from engines import health
 from orchestrator_site.config import conf
+from orchestrator_site.request_slots import waiting_elsewhere
 from streams.models import Stream
 from streams.services import end_streams
 
@@ -32,8 +33,9 @@ def stop_stream(stream) -> str:
         problem = "no command URL was reported"
     else:
         try:
-            response = httpx.get(stream.command_url, params={"method": "stop"},
-                                 timeout=conf().HEALTH_CHECK_TIMEOUT_S)
+            with waiting_elsewhere():
+                response = httpx.get(stream.command_url, params={"method": "stop"},
+                                     timeout=conf().HEALTH_CHECK_TIMEOUT_S)
             answer = response.json() if response.status_code == 200 else None
             if response.status_code != 200:
                 problem = f"the engine answered HTTP {response.status_code}"

@@ -1,5 +1,6 @@
 """The web process under daphne (orchestrator_site.http_handler): a request that waits on an
-engine holds one thread, not the server, and every kind of answer gets out whole."""
+engine holds one thread, not the server, nor one of the request slots (request_slots), and every
+kind of answer gets out whole."""
 
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -16,27 +17,31 @@ CHART_JS = (Path(__file__).resolve().parent.parent / "panel" / "static" / "panel
             / "chartjs-4.6.1" / "chart.umd.min.js")
 
 
-def test_reads_are_answered_while_a_provision_waits_for_a_slow_engine(engine_image, fleet):
-    with Orchestrator(env={"TARGET_IMAGE": engine_image, "MIN_REPLICAS": "0"},
-                      processes=("web",)) as orchestrator, orchestrator.client() as client:
-        with ThreadPoolExecutor(max_workers=1) as pool:
+def test_reads_are_answered_while_provisions_wait_for_slow_engines(engine_image, fleet):
+    """One request slot, two provisions waiting about 4 s each for their engine: the waits lend
+    the slot, so reads still answer at once."""
+    env = {"TARGET_IMAGE": engine_image, "MIN_REPLICAS": "0", "WEB_ACTIVE_REQUESTS": "1"}
+    with Orchestrator(env=env, processes=("web",)) as orchestrator, orchestrator.client() as client:
+        with ThreadPoolExecutor(max_workers=2) as pool:
             began = time.monotonic()
-            slow = pool.submit(client.post, "/provision/acestream",
-                               json={"wait_ready": True, "env": {"SIM_START_DELAY": "4"}})
+            slow = [pool.submit(client.post, "/provision/acestream",
+                                json={"wait_ready": True, "env": {"SIM_START_DELAY": "4"}})
+                    for _ in range(2)]
             time.sleep(0.5)
             read_times = []
-            while not slow.done():
+            while not all(answer.done() for answer in slow):
                 sent = time.monotonic()
                 assert client.get("/engines").status_code == 200
                 read_times.append(time.monotonic() - sent)
                 time.sleep(0.1)
-            answer = slow.result()
-        assert answer.status_code == 200, answer.text
+            answers = [answer.result() for answer in slow]
+        assert [answer.status_code for answer in answers] == [200, 200], answers[0].text
         assert time.monotonic() - began >= 4
         assert len(read_times) >= 20
         assert max(read_times) < 1.0, read_times
         listed = client.get("/engines").json()
-        assert [engine["container_id"] for engine in listed] == [answer.json()["container_id"]]
+        assert sorted(engine["container_id"] for engine in listed) == sorted(
+            answer.json()["container_id"] for answer in answers)
 
 
 def test_static_files_json_errors_and_bodies_come_out_whole():

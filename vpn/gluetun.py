@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import httpx
 
 from orchestrator_site.config import conf
+from orchestrator_site.request_slots import waiting_elsewhere
 
 TIMEOUT_S = 2.0
 
@@ -44,7 +45,8 @@ def _client() -> httpx.Client:
 
 def _get(client: httpx.Client, path: str) -> httpx.Response:
     try:
-        response = client.get(path)
+        with waiting_elsewhere():
+            response = client.get(path)
     except httpx.TimeoutException:
         raise ControlError(f"control server did not answer {path} within {TIMEOUT_S} s") from None
     except httpx.HTTPError as exc:
