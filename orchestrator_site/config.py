@@ -20,9 +20,9 @@ class ConfigError(Exception):
 
 
 _TRUE = {"1", "true", "yes", "on"}
-# A share of something, from 0 to 0.9 (parsed by _parse_fraction).
-Fraction = float
 _FALSE = {"0", "false", "no", "off"}
+# The type of a setting that is a share of something, from 0 to 0.9 (see _parse_fraction).
+Fraction = float
 
 
 @dataclass(frozen=True)
