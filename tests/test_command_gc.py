@@ -1,4 +1,3 @@
-
 import pytest
 
 from engines.models import Engine

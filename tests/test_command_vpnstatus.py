@@ -1,4 +1,3 @@
-
 import pytest
 
 from tests.support.commands import command_output
