@@ -140,6 +140,11 @@ def record_stream_started(event: StreamStartedIn) -> tuple[Stream, bool]:
     return stream, created
 
 
+def _ended_fields(reason: str, now: datetime) -> dict:
+    """What a stream's row holds once it ended."""
+    return {"status": StreamStatus.ENDED, "ended_at": now, "ended_reason": reason[:200]}
+
+
 def end_streams(streams: QuerySet, reason: str, now: datetime | None = None) -> list[str]:
     """End the started streams among `streams`, whoever reports it (proxy event, collector, engine
     gone); returns the ids that really changed, and only those are counted. Engines left without
@@ -151,8 +156,7 @@ def end_streams(streams: QuerySet, reason: str, now: datetime | None = None) -> 
         ids = [pk for pk, _ in rows]
         if not ids:
             return []
-        Stream.objects.filter(pk__in=ids).update(
-            status=StreamStatus.ENDED, ended_at=now, ended_reason=reason[:200])
+        Stream.objects.filter(pk__in=ids).update(**_ended_fields(reason, now))
         _start_idle_clocks({engine_id for _, engine_id in rows if engine_id}, now)
         Counter.add("orch_events_ended_total", len(ids))
     notify("stream", action="ended", streams=ids, reason=reason)
@@ -179,7 +183,8 @@ def record_stream_ended(stream_id: str | None, container_id: str | None,
     now, reason = timezone.now(), reason or "unspecified"
     updated = bool(end_streams(Stream.objects.filter(pk=stream.pk), reason, now))
     if updated:
-        stream.status, stream.ended_at, stream.ended_reason = StreamStatus.ENDED, now, reason[:200]
+        for name, value in _ended_fields(reason, now).items():
+            setattr(stream, name, value)
     return updated, stream
 
 
