@@ -74,11 +74,11 @@ def wait_until_ready(host: str, port: int, deadline_s: float) -> str:
     """Poll get_status until it answers or the deadline passes; '' when ready, else the last reason."""
     deadline = time.monotonic() + deadline_s
     reason = "not checked"
-    while time.monotonic() < deadline:
-        reason = probe(host, port, timeout=min(2.0, max(0.2, deadline - time.monotonic())))
-        if not reason:
-            return ""
-        with waiting_elsewhere():
+    with waiting_elsewhere():
+        while time.monotonic() < deadline:
+            reason = probe(host, port, timeout=min(2.0, max(0.2, deadline - time.monotonic())))
+            if not reason:
+                return ""
             time.sleep(0.1)
     return reason
 
