@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 
-from orchestrator_site.web_processes import web_processes
+from orchestrator_site.processes import background_commands, web_processes
 from tests import environment
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -77,8 +77,7 @@ class Orchestrator:
             for name in DATABASE_FILES:
                 shutil.copy(_migrated_template() / name, Path(self.data_dir) / name)
         self.manage("setupfleet")
-        commands = {"worker": [sys.executable, MANAGE, "qcluster"],
-                    "watch": [sys.executable, MANAGE, "watch"]}
+        commands = background_commands(sys.executable)
         for name in self.processes:
             if name != "web":
                 self._spawn(name, commands[name])

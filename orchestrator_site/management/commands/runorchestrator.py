@@ -1,4 +1,3 @@
-import os
 import signal
 import subprocess
 import sys
@@ -9,7 +8,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from orchestrator_site.config import conf
-from orchestrator_site.web_processes import web_processes
+from orchestrator_site.processes import background_commands, web_processes
 
 # django-q2's cluster may ignore SIGTERM for a while; after this it is killed.
 STOP_GRACE_S = 10
@@ -33,15 +32,11 @@ class Command(BaseCommand):
         if not conf().API_KEY:
             self.stdout.write(self.style.WARNING(
                 "API_KEY is not set: anyone who can reach this port controls your engines"))
-        python = sys.executable
-        manage = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
-            os.path.dirname(os.path.abspath(__file__))))), "manage.py")
         children = {}
-        for web in web_processes(python, host, port, conf().WEB_PROCESSES):
+        for web in web_processes(sys.executable, host, port, conf().WEB_PROCESSES):
             children[web.name] = subprocess.Popen(web.argv, pass_fds=web.pass_fds)
             web.started()
-        for name, argv in {"worker": [python, manage, "qcluster"],
-                           "watch": [python, manage, "watch"]}.items():
+        for name, argv in background_commands(sys.executable).items():
             children[name] = subprocess.Popen(argv)
         self.stdout.write(f"orchestrator on http://{host}:{port} (pids: " + ", ".join(
             f"{name} {child.pid}" for name, child in children.items()) + ")")

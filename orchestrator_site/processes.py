@@ -1,11 +1,20 @@
-"""How the web is started: one daphne process, or WEB_PROCESSES of them on one port."""
+"""How the orchestrator's processes are started: the web (one daphne process, or WEB_PROCESSES of
+them on one port), the worker and the watcher. `runorchestrator` and the tests' live harness both
+start them from here."""
 
 from __future__ import annotations
 
 import socket
 from dataclasses import dataclass
+from pathlib import Path
 
 APPLICATION = "orchestrator_site.asgi:application"
+MANAGE = str(Path(__file__).resolve().parent.parent / "manage.py")
+
+
+def background_commands(python: str) -> dict[str, list[str]]:
+    """The processes beside the web: django-q2's worker and the watcher's fast loops."""
+    return {"worker": [python, MANAGE, "qcluster"], "watch": [python, MANAGE, "watch"]}
 
 
 @dataclass
