@@ -1,4 +1,4 @@
-# The orchestrator: web (daphne), worker (django-q2) and watcher from one image.
+# The orchestrator: web (daphne) and worker (django-q2 and the fast loops) from one image.
 # `docker compose up -d` runs them as three services (compose.yml); `docker run` of this image alone
 # runs all three in one container through `manage.py runorchestrator`.
 FROM python:3.11-slim
@@ -27,7 +27,7 @@ USER orchestrator
 VOLUME ["/data"]
 
 EXPOSE 8000
-# /health answers 503 when the database, Docker, the worker's or watcher's heartbeat (or the VPN)
+# /health answers 503 when the database, Docker, the worker's heartbeats (or the VPN)
 # is down; the first heartbeats come within about a minute of the start.
 HEALTHCHECK --interval=30s --timeout=10s --start-period=90s --retries=3 \
     CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=8).status != 200)"]

@@ -1,5 +1,5 @@
 """Stream events at 200 a second for a minute against the running orchestrator (web, worker and
-watcher on SQLite; one web process, then WEB_PROCESSES=2): every one answered, none lost or
+worker on SQLite; one web process, then WEB_PROCESSES=2): every one answered, none lost or
 duplicated, and how fast they are answered compared with a trivial request measured in the same
 run.
 

@@ -3,8 +3,8 @@
 1. p50/p99 of `GET /engines` and `GET /streams?container_id=…&status=started` with 8 concurrent
    connections (wrk, after a 3 s warm-up) at 50 engines and 500 started streams, against the same
    reads of an empty fleet; with one web process (the default), then with WEB_PROCESSES=2.
-2. Memory of web, worker and watcher at 100 engines, one web process: RSS summed over each
-   process tree, and PSS (which shares the pages forked workers have in common fairly).
+2. Memory of web and worker at 100 engines, one web process: RSS summed over each process tree,
+   and PSS (which counts pages that processes share once, split between them).
 
 Run: python -m bench.fleet
 """
@@ -141,12 +141,10 @@ def main() -> list[Row]:
                             "baseline: empty fleet, 1 web process", unit="ms"))
             rows.append(Row(f"{path} p99, {where}", found[kind]["p99"], 50.0, "< 50 ms",
                             unit="ms"))
-    rows.append(Row(f"RSS web+worker+watch at {len(engines)} engines (web {rss['web']:.0f}, "
-                    f"worker {rss['worker']:.0f}, watch {rss['watch']:.0f})",
-                    sum(rss.values()), 250.0, "< 250 MB", unit="M"))
-    rows.append(Row(f"PSS web+worker+watch at {len(engines)} engines (web {pss['web']:.0f}, "
-                    f"worker {pss['worker']:.0f}, watch {pss['watch']:.0f})",
-                    sum(pss.values()), 250.0, "< 250 MB", unit="M"))
+    for field, sizes in (("RSS", rss), ("PSS", pss)):
+        parts = ", ".join(f"{name} {size:.0f}" for name, size in sizes.items())
+        rows.append(Row(f"{field} {'+'.join(sizes)} at {len(engines)} engines ({parts})",
+                        sum(sizes.values()), 250.0, "< 250 MB", unit="M"))
     print_table("fleet reads and memory (baselines: empty fleet, goals)", rows)
     return rows
 

@@ -146,7 +146,7 @@ def main(rounds: int = 20) -> list[Row]:
     image = engine_sim_image()
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        with Orchestrator(env={"TARGET_IMAGE": image}, processes=("web", "watch")) as live:
+        with Orchestrator(env={"TARGET_IMAGE": image}, processes=("web", "worker")) as live:
             context = chromium.new_context(viewport=DESKTOP)
             page = context.new_page()
             log_in(page, live.base_url)

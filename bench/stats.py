@@ -12,7 +12,7 @@ STATS_HISTORY_MAX, so every pass also trims: the steady state of a fleet that ha
 Figures:
 1. one collect_pass() with every request at once, median and worst of --passes, against
    COLLECT_INTERVAL_S (goal ratio <= 0.5): the work a pass is.
-2. CPU time of this process while the watcher's loop (orchestrator_site.loops.run_every) runs the
+2. CPU time of this process while the worker's loop (orchestrator_site.loops.run_every) runs the
    collector's paced pass (requests spread over COLLECT_SPREAD of the interval) every
    COLLECT_INTERVAL_S for --seconds, as a share of one core (goal <= 0.25), and how long those
    passes took (goal: within the interval).
@@ -143,7 +143,7 @@ def check_served(passes: list) -> list:
 
 
 def collector_cpu_share(seconds: float) -> tuple[float, list]:
-    """CPU of this whole process (every thread) while the watcher's loop runs the collector."""
+    """CPU of this whole process (every thread) while the worker's loop runs the collector."""
     from orchestrator_site.loops import run_every
     from orchestrator_site.models import JobRun
     from streams.collector import paced_pass

@@ -1,4 +1,4 @@
-"""VPN recovery speed, with the orchestrator running as real processes (web + watcher) behind the
+"""VPN recovery speed, with the orchestrator running as real processes (web + worker) behind the
 Gluetun simulator:
 - forwarded-port change → the replacement engine answers get_status with the new P2P_PORT;
 - Gluetun restart → every engine recreated in the new namespace and answering get_status.
@@ -77,7 +77,7 @@ def main(rounds: int = 3, count: int = 3, interval: int = 5) -> list[Row]:
     sim = GluetunSim(docker_client, gluetun_sim_image()).start()
     env = {key: str(value) for key, value in sim.config().items()}
     env.update(TARGET_IMAGE=engine_sim_image(), GLUETUN_HEALTH_CHECK_INTERVAL_S=str(interval))
-    orchestrator = Orchestrator(env=env, processes=("web", "watch"))
+    orchestrator = Orchestrator(env=env, processes=("web", "worker"))
     port_times, restart_times = [], []
     try:
         orchestrator.start()

@@ -1,5 +1,5 @@
 """Docker events listener: notices an engine's death as Docker reports it (milliseconds), where
-the original waited for its 10 s monitor tick. Runs as a thread of `manage.py watch`.
+the original waited for its 10 s monitor tick. Runs as a thread of `manage.py worker`.
 
 What Docker does here (dockerd 20.10, restart policy unless-stopped), checked by hand:
 - a crash (exit 1): `die` with the container already `restarting`, then `start` ~0.2 s later, same

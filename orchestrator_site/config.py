@@ -93,7 +93,7 @@ class Config:
     CSRF_TRUSTED_ORIGINS: tuple[str, ...] = ()
     ADMIN_USERNAME: str = "admin"
     ADMIN_PASSWORD: str | None = None
-    Q_WORKERS: int = 2
+    Q_WORKERS: int = 4
     WEB_THREADS: int = 32
     WEB_ACTIVE_REQUESTS: int = 4
     WEB_PROCESSES: int = 1

@@ -1,8 +1,7 @@
-"""Loops that must run more often than django-q2's 30 s scheduler allows (stats and VPN every
-5 s) or never stop (the Docker events stream). They run as threads of `manage.py watch`, one
-process beside web and worker: a schedule that starts a looping task would pin a worker process
-per loop and need overlapping windows handed over; one small process is simpler to run and to
-reason about. A database lease per loop keeps a second watcher from doubling the work."""
+"""Loops that must run more often than a schedule (stats and VPN every 5 s) or never stop (the
+Docker events stream). They run as threads of `manage.py worker`, beside django-q2's: a schedule
+that starts a looping task would pin a worker per loop and need overlapping windows handed over.
+A database lease per loop keeps a second worker process from doubling the work."""
 
 import logging
 import os

@@ -1,8 +1,8 @@
 """Prometheus metrics at /metrics.
 
 django-prometheus gives the HTTP metrics of the process that answers the scrape. Everything about
-the fleet is read from the database at scrape time by `FleetCollector`, because web, worker and
-watcher are separate processes and django-prometheus has no multi-process mode: counters live in
+the fleet is read from the database at scrape time by `FleetCollector`, because web and worker
+are separate processes and django-prometheus has no multi-process mode: counters live in
 `Counter` rows (so they also survive restarts), gauges are computed from the current records.
 A scrape never calls Docker, so it answers with the last known state while Docker is down.
 """

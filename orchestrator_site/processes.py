@@ -1,6 +1,6 @@
 """How the orchestrator's processes are started: the web (one daphne process, or WEB_PROCESSES of
-them on one port), the worker and the watcher. `runorchestrator` and the tests' live harness both
-start them from here."""
+them on one port) and the worker. `runorchestrator` and the tests' live harness both start them
+from here."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ MANAGE = str(Path(__file__).resolve().parent.parent / "manage.py")
 
 
 def background_commands(python: str) -> dict[str, list[str]]:
-    """The processes beside the web: django-q2's worker and the watcher's fast loops."""
-    return {"worker": [python, MANAGE, "qcluster"], "watch": [python, MANAGE, "watch"]}
+    """The process beside the web: django-q2's schedules and tasks, and the fast loops."""
+    return {"worker": [python, MANAGE, "worker"]}
 
 
 @dataclass

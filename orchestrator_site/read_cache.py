@@ -1,7 +1,7 @@
 """Answers of the hot read routes, reused until the database changes.
 
 SQLite's `PRAGMA data_version` changes whenever another connection commits to the database file.
-Asked on a connection of its own, it changes on every commit of the web, worker and watcher
+Asked on a connection of its own, it changes on every commit of the web and worker
 processes, the web's own request threads included, so an answer built at one version stays true
 until the version moves (https://sqlite.org/pragma.html#pragma_data_version). A proxy therefore
 reads its own writes at once, while eight clients polling `GET /engines` between two collector

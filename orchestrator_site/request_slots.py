@@ -8,7 +8,7 @@ with two web processes, 163 events a second were answered with 32 running thread
 
 So a request takes one of WEB_ACTIVE_REQUESTS slots while it runs, and gives it back while it
 waits on another program (`waiting_elsewhere`, around Docker calls and engine and Gluetun
-requests). Outside the web's request threads (worker, watcher, commands) `waiting_elsewhere`
+requests). Outside the web's request threads (worker, commands) `waiting_elsewhere`
 does nothing.
 """
 

@@ -1,15 +1,12 @@
 """The django-q2 schedules of the worker, written idempotently at every start.
 
-django-q2's scheduler wakes about every 30 s, so these are the jobs of 30 s and more; the 5 s
-loops and the Docker events stream run in `manage.py watch` (see orchestrator_site/loops.py).
+These are the jobs of 30 s and more; the 5 s loops and the Docker events stream run as loops of
+the same worker process (see orchestrator_site/loops.py).
 """
 
 from django_q.models import Schedule
 
 from .config import conf
-
-# Every module whose functions the worker runs (schedules and one-off tasks).
-JOB_MODULES = ("engines.jobs", "streams.jobs")
 
 
 def cron_every(seconds: int) -> str:

@@ -154,12 +154,13 @@ LOGIN_REDIRECT_URL = "/panel"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 MAX_REQUEST_BODY_BYTES = 1024 * 1024
 
-# django-q2: jobs of 30 s and more (health, reconcile, cleanup, pruning). The scheduler only wakes
-# every 30 s, so the 5 s loops and the Docker events stream live in `manage.py watch` instead.
+# django-q2: jobs of 30 s and more (health, reconcile, cleanup, pruning) and one-off tasks.
 Q_CLUSTER = {
     "name": "orchestrator",
     "orm": "default",
-    "workers": ORCH.Q_WORKERS,
+    # The cluster runs as threads of `manage.py worker` (orchestrator_site/task_threads.py), which
+    # sizes its own pool (Q_WORKERS) and cannot enforce `timeout`: it is the bound our jobs keep
+    # to, below `retry`, after which a task taken by a worker process that died is handed out again.
     "timeout": 120,
     "retry": 180,
     "max_attempts": 1,

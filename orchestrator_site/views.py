@@ -9,8 +9,8 @@ from vpn.models import VpnState
 from .config import conf
 from .models import JobRun
 
-# Heartbeats: the worker's reconcile job runs every AUTOSCALE_INTERVAL_S (django-q2 wakes every
-# 30 s), the watcher's collector every COLLECT_INTERVAL_S. Several missed runs mean it is down.
+# Heartbeats: the worker's reconcile job runs every AUTOSCALE_INTERVAL_S, its collector loop every
+# COLLECT_INTERVAL_S. Several missed runs mean it is down.
 WORKER_STALE_MIN_S = 180
 WATCHER_STALE_MIN_S = 60
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Sets up (see setup.sh) and runs the orchestrator: web on :8000, worker and watcher, SQLite in ./data.
+# Sets up (see setup.sh) and runs the orchestrator: web on :8000 and the worker, SQLite in ./data.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh

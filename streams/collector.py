@@ -3,7 +3,7 @@ trims each history to STATS_HISTORY_MAX and ends the streams their engine no lon
 engine says the session is gone (`engine_stopped_stream`), or the stream's stats could not be read
 for COLLECT_GIVE_UP_S (`stats_unreachable`). One failed read changes nothing but the error counts.
 
-Fetching is concurrent on one asyncio loop (the watcher spreads a pass's requests over part of the
+Fetching is concurrent on one asyncio loop (the worker's loop spreads a pass's requests over part of the
 interval, `paced_pass`), with a hard deadline of COLLECT_TIMEOUT_S per request.
 At most PER_ENGINE_REQUESTS requests go to one engine at a time (an engine is a small HTTP server;
 the simulator's listen backlog is 5) and MAX_IN_FLIGHT in all. Once a request to an engine times
@@ -289,7 +289,7 @@ def collect_pass(spread_seconds: float = 0.0) -> PassSummary:
 
 
 def paced_pass() -> PassSummary:
-    """The watcher's pass, every COLLECT_INTERVAL_S: its requests spread over COLLECT_SPREAD of
+    """The worker's pass, every COLLECT_INTERVAL_S: its requests spread over COLLECT_SPREAD of
     the interval. Sent at once, a pass over 500 streams kept a core of a 2-core host busy for a
     second (the collector's parsing and the engines' answers), and 8 clients reading `GET /engines`
     meanwhile saw a p99 of 75 ms instead of 36 ms."""

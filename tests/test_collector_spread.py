@@ -1,4 +1,4 @@
-"""The watcher's pass spreads its stat_url requests over COLLECT_SPREAD of the interval instead of
+"""The worker's collector pass spreads its stat_url requests over COLLECT_SPREAD of the interval instead of
 sending them in one burst; a manual pass still sends them at once."""
 
 import asyncio
@@ -75,7 +75,7 @@ def test_without_spread_all_requests_go_out_together(stat_server):
 
 @pytest.mark.docker
 @pytest.mark.django_db(transaction=True)
-def test_the_watchers_pass_spreads_over_its_share_of_the_interval(api, fleet, orch):
+def test_the_worker_pass_spreads_over_its_share_of_the_interval(api, fleet, orch):
     orch(COLLECT_INTERVAL_S=4, COLLECT_SPREAD=0.5)
     port = provision(api)["host_http_port"]
     start_streams(api, port, 4)

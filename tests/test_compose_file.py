@@ -14,7 +14,7 @@ from orchestrator_site.config import Config, load_config
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "compose.yml"
-ORCHESTRATOR_SERVICES = ("init", "web", "worker", "watch")
+ORCHESTRATOR_SERVICES = ("init", "web", "worker")
 _DEFAULTED = re.compile(r"\$\{(\w+):-([^}]*)\}")
 
 
@@ -77,7 +77,7 @@ def test_profile_variables_reach_the_orchestrator():
 
 def test_services_share_one_image_the_data_volume_and_the_docker_socket(compose):
     services = compose["services"]
-    assert {"web", "worker", "watch", "gluetun", "redis"} <= set(services)
+    assert {"web", "worker", "gluetun", "redis"} <= set(services)
     images = {services[name]["image"] for name in ORCHESTRATOR_SERVICES}
     assert len(images) == 1
     for name in ORCHESTRATOR_SERVICES:

@@ -16,7 +16,7 @@ def _started_at(fleet, container_id):
     return fleet.containers.get(container_id).attrs["State"]["StartedAt"]
 
 
-def test_sigkill_of_web_worker_and_watcher_loses_nothing(fleet, engine_image):
+def test_sigkill_of_web_and_worker_loses_nothing(fleet, engine_image):
     env = {"TARGET_IMAGE": engine_image, "MIN_REPLICAS": "2", "COLLECT_INTERVAL_S": "1",
            "ENGINE_GRACE_PERIOD_S": "600", "IDLE_TTL_S": "600"}
     first = Orchestrator(env=env).start()
@@ -56,7 +56,7 @@ def test_sigkill_of_web_worker_and_watcher_loses_nothing(fleet, engine_image):
             started = client.get("/streams", params={"status": "started"}).json()
             assert [s["id"] for s in started] == [stream["id"]]
             assert len(client.get(stats_url).json()) >= history_before
-            # The restarted watcher keeps collecting into the same history.
+            # The restarted worker keeps collecting into the same history.
             wait_for(lambda: len(client.get(stats_url).json()) > history_before + 1, timeout=20)
             # Reconcile after the restart adopts nothing twice and starts no extra engine.
             second.manage("reindex")

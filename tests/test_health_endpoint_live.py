@@ -1,5 +1,5 @@
-"""With the real processes (daphne, django-q2 worker, watcher), /health turns 200 once the worker
-and watcher have run their first jobs, and the Dockerfile's HEALTHCHECK command agrees with it."""
+"""With the real processes (daphne and the worker), /health turns 200 once the worker's jobs and
+loops have run for the first time, and the Dockerfile's HEALTHCHECK command agrees with it."""
 
 import json
 import re
@@ -26,7 +26,7 @@ def healthcheck_command(base_url: str) -> list[str]:
     return [sys.executable, *(arg.replace("http://127.0.0.1:8000", base_url) for arg in argv[1:])]
 
 
-def test_health_turns_ok_with_worker_and_watcher_running(engine_image):
+def test_health_turns_ok_with_the_worker_running(engine_image):
     with Orchestrator(env={"TARGET_IMAGE": engine_image}) as orchestrator:
         first = httpx.get(f"{orchestrator.base_url}/health", timeout=10)
         check = healthcheck_command(orchestrator.base_url)

@@ -1,4 +1,4 @@
-"""The real processes: the worker's first check of a new engine (check_soon), and the watcher's
+"""The real processes: the worker's first check of a new engine (check_soon), and its loops'
 events listener noticing a killed engine, as a proxy sees them through the API."""
 
 import time
@@ -16,7 +16,7 @@ def live(fleet, engine_image):
     orchestrator = Orchestrator(env={"TARGET_IMAGE": engine_image, "MIN_REPLICAS": "0"})
     orchestrator.start()
     try:
-        wait_for(lambda: "following Docker events" in orchestrator.logs("watch"), timeout=30)
+        wait_for(lambda: "following Docker events" in orchestrator.logs("worker"), timeout=30)
         yield orchestrator
     finally:
         orchestrator.stop()

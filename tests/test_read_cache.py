@@ -31,7 +31,7 @@ class CountingBuild:
 
 
 def write_from_another_process():
-    """A commit on a connection of its own, as the worker or the watcher would make."""
+    """A commit on a connection of its own, as the worker would make."""
     other = sqlite3.connect(connection.settings_dict["NAME"])
     with other:
         other.execute("UPDATE engines_engine SET last_health_error = 'changed elsewhere'")

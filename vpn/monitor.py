@@ -1,4 +1,4 @@
-"""The Gluetun monitor: one pass every GLUETUN_HEALTH_CHECK_INTERVAL_S in `manage.py watch`.
+"""The Gluetun monitor: one pass every GLUETUN_HEALTH_CHECK_INTERVAL_S in `manage.py worker`.
 
 A pass looks (Docker, then the control server), records (one short transaction: the state row
 and a transition per change), then acts on engines. Looking happens outside any transaction, and
@@ -176,7 +176,7 @@ def act(state: VpnState) -> None:
     move = state.forwarded_port and services.outdated_port_holders(state.forwarded_port)
     if not (recreate or move):
         return
-    # A pass outside the watcher (`manage.py vpnstatus`) may run beside it: two passes replacing
+    # A pass outside the worker (`manage.py vpnstatus`) may run beside it: two passes replacing
     # the same engines would each start a successor. The one that does not get the lease leaves
     # the work to the other.
     with Lease.held(ENGINES_LEASE, ENGINES_LEASE_S) as acquired:

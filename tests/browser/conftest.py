@@ -1,4 +1,4 @@
-"""Browser tests: Debian's Chromium driven by Playwright against a real daphne + worker + watcher
+"""Browser tests: Debian's Chromium driven by Playwright against a real daphne + worker
 on real Docker, with the engine simulator as TARGET_IMAGE and stats collected every second.
 
 Run them in their own pytest process (`python -m pytest -m browser tests/browser`): Playwright's
@@ -19,7 +19,7 @@ def live(engine_image):
                              "ALLOWED_HOSTS": "127.0.0.1,localhost"})
     orch.start()
     yield orch
-    orch.stop(grace=3)  # the worker (qcluster) is slow to stop and has nothing left to finish
+    orch.stop(grace=3)  # nothing is left to finish
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
 """A stream started while the panel is open shows up; selecting it draws its speed and peers,
-and the chart gains points as the watcher collects stats (every second here)."""
+and the chart gains points as the worker collects stats (every second here)."""
 
 import time
 

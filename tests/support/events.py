@@ -1,4 +1,4 @@
-"""The Docker events listener run as a thread of the test (as `manage.py watch` runs it), a poll
+"""The Docker events listener run as a thread of the test (as `manage.py worker` runs it), a poll
 helper for "within N seconds" assertions, and a started stream to watch end."""
 
 import contextlib

@@ -1,6 +1,6 @@
 """The orchestrator as real processes, for socket, browser, fault and load tests.
 
-Django's live-server fixtures are WSGI-only, so daphne, the django-q2 worker and the watcher run
+Django's live-server fixtures are WSGI-only, so daphne and the worker (django-q2 and the loops) run
 as subprocesses with their own data folder (database) and this run's label and port block.
 """
 
@@ -50,11 +50,11 @@ def free_port() -> int:
 
 
 class Orchestrator:
-    """`start()` migrates a fresh database and runs web, worker and watcher; `stop()` ends them.
+    """`start()` migrates a fresh database and runs web and worker; `stop()` ends them.
     `kill()` sends SIGKILL to every process at once, as a crash would."""
 
     def __init__(self, env: dict[str, str] | None = None, data_dir: str | None = None,
-                 processes=("web", "worker", "watch")):
+                 processes=("web", "worker")):
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="live-", dir=environment.DATA_DIR)

@@ -10,13 +10,13 @@ from django.core.management.base import BaseCommand
 from orchestrator_site.config import conf
 from orchestrator_site.processes import background_commands, web_processes
 
-# django-q2's cluster may ignore SIGTERM for a while; after this it is killed.
+# The worker finishes the tasks it has taken; after this it is killed.
 STOP_GRACE_S = 10
 
 
 class Command(BaseCommand):
     help = ("Migrate, then run the whole orchestrator: web (daphne, WEB_PROCESSES of them), "
-            "worker (django-q2) and watcher.")
+            "and the worker (django-q2 and the fast loops).")
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default="0.0.0.0")

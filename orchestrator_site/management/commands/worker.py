@@ -1,3 +1,4 @@
+import gc
 import signal
 import threading
 
@@ -6,12 +7,14 @@ from django.core.management.base import BaseCommand
 from engines.events import listen_for_events
 from orchestrator_site.config import conf
 from orchestrator_site.loops import run_every
+from orchestrator_site.task_threads import TaskThreads
 from streams.collector import paced_pass
 from vpn.monitor import check_vpn
 
 
 class Command(BaseCommand):
-    help = "Run the fast loops: Docker events, stats collection (5 s) and VPN monitoring (5 s)."
+    help = ("Run the background work: django-q2's schedules and tasks (reconcile, health, cleanup, "
+            "pruning, first checks) and the fast loops (Docker events, stats and VPN every 5 s).")
 
     def handle(self, *args, **options):
         stop = threading.Event()
@@ -27,9 +30,16 @@ class Command(BaseCommand):
             loops.append(threading.Thread(
                 target=run_every, name="vpn",
                 args=("vpn", lambda: conf().GLUETUN_HEALTH_CHECK_INTERVAL_S, check_vpn, stop)))
+        tasks = TaskThreads(conf().Q_WORKERS)
+        # What start-up built lives as long as the process: frozen, full collections skip it.
+        gc.freeze()
         for thread in loops:
             thread.start()
-        self.stdout.write(f"watching: {', '.join(thread.name for thread in loops)}")
-        while any(thread.is_alive() for thread in loops):
-            for thread in loops:
-                thread.join(timeout=1)
+        tasks.start()
+        self.stdout.write(f"working: django-q2 with {len(tasks.timers)} worker threads; "
+                          f"loops: {', '.join(thread.name for thread in loops)}")
+        while not stop.wait(1):  # in slices: the signal handlers run in this thread
+            tasks.guard()
+        tasks.stop()
+        for thread in loops:
+            thread.join()

@@ -1,0 +1,77 @@
+"""django-q2 as threads of the worker (orchestrator_site/task_threads.py): a due schedule becomes a
+task that runs and whose result is saved; a worker that quits after django-q2's RECYCLE tasks is
+replaced, so tasks keep running; stop() ends every thread."""
+
+import logging
+import time
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from django_q.conf import Conf
+from django_q.models import Schedule, Task
+from django_q.tasks import async_task
+
+from orchestrator_site.task_threads import TaskThreads
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def double(value):
+    return value * 2
+
+
+def saved_result(task_id: str, timeout: float = 15):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        task = Task.objects.filter(id=task_id).first()
+        if task is not None:
+            return task
+        time.sleep(0.1)
+    raise AssertionError(f"task {task_id} has no saved result after {timeout} s")
+
+
+@pytest.fixture
+def running():
+    threads = TaskThreads(workers=1)
+    threads.start()
+    yield threads
+    threads.stop()
+    assert not any(thread.is_alive() for thread in threads.threads.values())
+
+
+def test_a_due_schedule_runs_and_its_result_is_saved(running):
+    Schedule.objects.create(name="double", func="tests.test_task_threads.double", args="21",
+                            schedule_type=Schedule.MINUTES, minutes=60,
+                            next_run=timezone.now() - timedelta(seconds=1))
+    deadline = time.monotonic() + 15
+    while not Schedule.objects.get(name="double").task and time.monotonic() < deadline:
+        time.sleep(0.1)
+    task = saved_result(Schedule.objects.get(name="double").task)
+    assert (task.success, task.result) == (True, 42)
+    assert Schedule.objects.get(name="double").next_run > timezone.now()
+
+
+def test_a_recycled_worker_is_replaced_and_tasks_keep_running(running, monkeypatch, caplog):
+    monkeypatch.setattr(Conf, "RECYCLE", 1)  # the worker quits after every task
+    with caplog.at_level(logging.WARNING, logger="orchestrator_site.task_threads"):
+        first = saved_result(async_task("tests.test_task_threads.double", 1))
+        worker = running.threads["q-worker-1"]
+        worker.join(timeout=5)
+        assert not worker.is_alive()
+        running.guard()
+        second = saved_result(async_task("tests.test_task_threads.double", 2))
+    assert (first.result, second.result) == (2, 4)
+    assert running.threads["q-worker-1"] is not worker
+    assert "quit" not in caplog.text  # recycling is expected, not worth a warning
+
+
+def test_a_part_that_died_is_started_again_with_a_warning(running, caplog):
+    running.stopping.set()  # the pusher and the scheduler see it and return
+    running.threads["q-pusher"].join(timeout=5)
+    running.stopping.clear()
+    with caplog.at_level(logging.WARNING, logger="orchestrator_site.task_threads"):
+        running.guard()
+    assert "q-pusher quit; starting it again" in caplog.text
+    assert running.threads["q-pusher"].is_alive()
+    assert saved_result(async_task("tests.test_task_threads.double", 5)).result == 10
