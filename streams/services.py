@@ -140,27 +140,25 @@ def record_stream_started(event: StreamStartedIn) -> tuple[Stream, bool]:
     return stream, created
 
 
-def _ended_fields(reason: str, now: datetime) -> dict:
-    """What a stream's row holds once it ended."""
-    return {"status": StreamStatus.ENDED, "ended_at": now, "ended_reason": reason[:200]}
-
-
-def end_streams(streams: QuerySet, reason: str, now: datetime | None = None) -> list[str]:
+def end_streams(streams: QuerySet, reason: str) -> list[Stream]:
     """End the started streams among `streams`, whoever reports it (proxy event, collector, engine
-    gone); returns the ids that really changed, and only those are counted. Engines left without
-    a started stream start their grace clock."""
-    now = now or timezone.now()
+    gone); returns the streams that really ended, as they now are, and only those are counted.
+    Engines left without a started stream start their grace clock."""
+    ended_fields = {"status": StreamStatus.ENDED, "ended_at": timezone.now(),
+                    "ended_reason": reason[:200]}
     with transaction.atomic():
-        rows = list(streams.filter(status=StreamStatus.STARTED).select_for_update()
-                    .values_list("pk", "engine_id"))
-        ids = [pk for pk, _ in rows]
-        if not ids:
+        ended = list(streams.filter(status=StreamStatus.STARTED).select_for_update())
+        if not ended:
             return []
-        Stream.objects.filter(pk__in=ids).update(**_ended_fields(reason, now))
-        _start_idle_clocks({engine_id for _, engine_id in rows if engine_id}, now)
-        Counter.add("orch_events_ended_total", len(ids))
-    notify("stream", action="ended", streams=ids, reason=reason)
-    return ids
+        Stream.objects.filter(pk__in=[stream.pk for stream in ended]).update(**ended_fields)
+        for stream in ended:
+            for name, value in ended_fields.items():
+                setattr(stream, name, value)
+        _start_idle_clocks({stream.engine_id for stream in ended if stream.engine_id},
+                           ended_fields["ended_at"])
+        Counter.add("orch_events_ended_total", len(ended))
+    notify("stream", action="ended", streams=[stream.pk for stream in ended], reason=reason)
+    return ended
 
 
 def _start_idle_clocks(engine_ids, now: datetime) -> None:
@@ -171,21 +169,19 @@ def _start_idle_clocks(engine_ids, now: datetime) -> None:
 def record_stream_ended(stream_id: str | None, container_id: str | None,
                         reason: str | None) -> tuple[bool, Stream | None]:
     """By stream id; only without one, the newest started stream on the container. An id that
-    never started (acexy's `<key>|fetch_failed`) ends nothing."""
-    if stream_id:
-        stream = Stream.objects.filter(pk=stream_id).first()
-    else:
-        stream = Stream.objects.started().filter(
+    never started (acexy's `<key>|fetch_failed`) ends nothing. Returns whether the stream ended
+    now, and the stream (None if there is none)."""
+    if not stream_id:
+        stream_id = Stream.objects.started().filter(
             Q(container_id=container_id) | Q(engine__container_name=container_id)
-        ).order_by("-started_at").first()
-    if stream is None:
-        return False, None
-    now, reason = timezone.now(), reason or "unspecified"
-    updated = bool(end_streams(Stream.objects.filter(pk=stream.pk), reason, now))
-    if updated:
-        for name, value in _ended_fields(reason, now).items():
-            setattr(stream, name, value)
-    return updated, stream
+        ).order_by("-started_at").values_list("pk", flat=True).first()
+        if stream_id is None:
+            return False, None
+    # Ending first spares the usual case, a started stream, a read of its own.
+    ended = end_streams(Stream.objects.filter(pk=stream_id), reason or "unspecified")
+    if ended:
+        return True, ended[0]
+    return False, Stream.objects.filter(pk=stream_id).first()
 
 
 def end_streams_of_engine(engine: Engine, reason: str) -> list[str]:
