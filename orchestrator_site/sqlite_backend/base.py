@@ -35,9 +35,9 @@ def _lock_file(database: str) -> int:
 
 
 def _reset_after_fork() -> None:
-    """django-q2 forks its processes: a child must not share the parent's lock file description
-    (an flock belongs to it, so both would hold the lock) nor inherit a thread lock held by a
-    thread that does not exist in the child."""
+    """Our processes do not fork, but django-q2's own `qcluster` does: a child must not share the
+    parent's lock file description (an flock belongs to it, so both would hold the lock) nor
+    inherit a thread lock held by a thread that does not exist in the child."""
     global _thread_lock
     _thread_lock = threading.Lock()
     _lock_files.clear()
