@@ -184,7 +184,7 @@ def record_stream_ended(stream_id: str | None, container_id: str | None,
     return False, Stream.objects.filter(pk=stream_id).first()
 
 
-def end_streams_of_engine(engine: Engine, reason: str) -> list[str]:
+def end_streams_of_engine(engine: Engine, reason: str) -> list[Stream]:
     """The engine died or was removed: its streams end now and keep their history."""
     same_container = Q(container_id=engine.container_id) if engine.container_id else Q()
     return end_streams(Stream.objects.filter(Q(engine=engine) | same_container), reason)
