@@ -181,7 +181,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": "INFO"},
     "loggers": {
         "django.channels.server": {"level": "WARNING"},
-        "django_q": {"level": "WARNING"},
+        "django-q": {"level": "WARNING"},  # django-q2 logs as "django-q"
         "httpx": {"level": "WARNING"},
         "urllib3": {"level": "WARNING"},
     },

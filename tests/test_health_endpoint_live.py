@@ -32,7 +32,7 @@ def test_health_turns_ok_with_the_worker_running(engine_image):
         check = healthcheck_command(orchestrator.base_url)
         if first.status_code == 503:
             assert subprocess.run(check, capture_output=True, timeout=15).returncode == 1
-        deadline = time.monotonic() + 90  # django-q2's scheduler wakes every 30 s
+        deadline = time.monotonic() + 90  # the first reconcile waits for its schedule to be due
         while time.monotonic() < deadline:
             response = httpx.get(f"{orchestrator.base_url}/health", timeout=10)
             if response.status_code == 200:

@@ -71,12 +71,16 @@ class Orchestrator:
     def _log(self, name: str):
         return open(Path(self.data_dir) / f"{name}.log", "ab")
 
-    def start(self, migrate: bool = True, timeout: float = 60) -> Orchestrator:
-        self.children = {}
+    def prepare(self, migrate: bool = True) -> None:
+        """The migrated databases and the schedules, as `runorchestrator` leaves them."""
         if migrate and not (Path(self.data_dir) / DATABASE_FILES[0]).exists():
             for name in DATABASE_FILES:
                 shutil.copy(_migrated_template() / name, Path(self.data_dir) / name)
         self.manage("setupfleet")
+
+    def start(self, migrate: bool = True, timeout: float = 60) -> Orchestrator:
+        self.children = {}
+        self.prepare(migrate)
         commands = background_commands(sys.executable)
         for name in self.processes:
             if name != "web":
