@@ -39,7 +39,10 @@ class TaskThreads:
     `stop()` lets the workers finish the tasks already taken, saves their results and returns."""
 
     def __init__(self, workers: int):
-        self.tasks: queue.Queue = queue.Queue()
+        # Tasks wait in the broker rather than here: the broker hands a task out again `retry`
+        # seconds after the pusher took it, run or not, so taking more than the workers can
+        # start would run slow backlogs twice.
+        self.tasks: queue.Queue = queue.Queue(maxsize=workers)
         self.results: queue.Queue = queue.Queue()
         self.stopping = threading.Event()
         self.timers = {f"q-worker-{number}": Value("f", -1) for number in range(1, workers + 1)}

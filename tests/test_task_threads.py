@@ -1,15 +1,17 @@
 """django-q2 as threads of the worker (orchestrator_site/task_threads.py): a due schedule becomes a
 task that runs and whose result is saved; a worker that quits after django-q2's RECYCLE tasks is
-replaced, so tasks keep running; stop() ends every thread."""
+replaced, so tasks keep running; tasks wait in the broker while the workers are busy; stop() ends
+every thread."""
 
 import logging
+import threading
 import time
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 from django_q.conf import Conf
-from django_q.models import Schedule, Task
+from django_q.models import OrmQ, Schedule, Task
 from django_q.tasks import async_task
 
 from orchestrator_site.task_threads import TaskThreads
@@ -75,3 +77,25 @@ def test_a_part_that_died_is_started_again_with_a_warning(running, caplog):
     assert "q-pusher quit; starting it again" in caplog.text
     assert running.threads["q-pusher"].is_alive()
     assert saved_result(async_task("tests.test_task_threads.double", 5)).result == 10
+
+
+release = threading.Event()
+
+
+def wait_for_release():
+    return release.wait(timeout=30)
+
+
+def test_tasks_wait_in_the_broker_while_every_worker_is_busy(running):
+    """Taken tasks come back after `retry` seconds whether they ran or not, so the pusher takes no
+    more than the workers can start: one running, one queued for the worker, one in the pusher's
+    hand waiting for room (unbounded, it took all five)."""
+    release.clear()
+    blocking = async_task("tests.test_task_threads.wait_for_release")
+    others = [async_task("tests.test_task_threads.double", number) for number in range(4)]
+    time.sleep(2)  # the pusher polls every 0.5 s
+    taken = OrmQ.objects.filter(lock__gt=timezone.now()).count()
+    release.set()
+    assert taken == 3
+    assert saved_result(blocking).result is True
+    assert [saved_result(task).result for task in others] == [0, 2, 4, 6]
