@@ -26,7 +26,7 @@ from django_q.worker import worker
 log = logging.getLogger(__name__)
 
 # django-q2's cluster runs its scheduler every 30 s, so a 10 s schedule ran every 30 s; here it
-# runs as often as the shortest loop, so schedules run within 5 s of when they are due.
+# runs every 5 s, so schedules run within 5 s of when they are due.
 SCHEDULER_TICK_S = 5.0
 
 STOP = "STOP"  # django-q2's poison pill for workers and the monitor
@@ -89,9 +89,11 @@ class TaskThreads:
         self.stopping.set()
         self.threads["q-scheduler"].join()
         self.threads["q-pusher"].join()
-        for _ in self.timers:
+        workers = [self.threads[name] for name in self.timers]
+        # One pill per live worker: a pill nobody takes could block on the full queue.
+        for _ in range(sum(thread.is_alive() for thread in workers)):
             self.tasks.put(STOP)
-        for name in self.timers:
-            self.threads[name].join()
+        for thread in workers:
+            thread.join()
         self.results.put(STOP)
         self.threads["q-monitor"].join()

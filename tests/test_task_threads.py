@@ -99,3 +99,19 @@ def test_tasks_wait_in_the_broker_while_every_worker_is_busy(running):
     assert taken == 3
     assert saved_result(blocking).result is True
     assert [saved_result(task).result for task in others] == [0, 2, 4, 6]
+
+
+def test_stop_returns_when_a_quit_worker_left_a_task_in_the_queue(running, monkeypatch):
+    monkeypatch.setattr(Conf, "RECYCLE", 1)
+    saved_result(async_task("tests.test_task_threads.double", 1))
+    running.threads["q-worker-1"].join(timeout=5)
+    left = async_task("tests.test_task_threads.double", 2)
+    deadline = time.monotonic() + 10
+    while not OrmQ.objects.filter(lock__gt=timezone.now()).exists():  # the pusher took it
+        assert time.monotonic() < deadline, "the pusher never took the task"
+        time.sleep(0.1)
+    stopping = threading.Thread(target=running.stop)
+    stopping.start()
+    stopping.join(timeout=10)
+    assert not stopping.is_alive(), "stop() blocked on the queue no worker reads"
+    assert not Task.objects.filter(id=left).exists()  # handed out again after `retry`
