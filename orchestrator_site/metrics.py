@@ -26,7 +26,8 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from engines.models import Engine, Health
-from streams.models import StatSnapshot, Stream
+from streams.models import Stream
+from streams.services import with_latest_stats
 from vpn.models import VpnState
 
 from .config import conf
@@ -200,23 +201,21 @@ def _fleet_gauges() -> list[Metric]:
 
 def _stream_gauges() -> list[Metric]:
     """Latest snapshot of each started stream only, so label sets stay bounded."""
-    started = list(Stream.objects.started().with_latest_snapshot_id()
-                   .filter(latest_snapshot_id__isnull=False)
-                   .values_list("id", "engine__container_name", "container_id",
-                                "latest_snapshot_id"))
-    snapshots = StatSnapshot.objects.in_bulk([row[3] for row in started])
     down = _family("orch_stream_download_bytes_per_second")
     up = _family("orch_stream_upload_bytes_per_second")
     peers = _family("orch_stream_peers")
-    for stream_id, engine_name, container_id, snapshot_id in started:
-        snapshot = snapshots[snapshot_id]
-        labels = [stream_id, engine_name or container_id]
-        if snapshot.speed_down is not None:
-            down.add_metric(labels, snapshot.speed_down * KILOBYTE)
-        if snapshot.speed_up is not None:
-            up.add_metric(labels, snapshot.speed_up * KILOBYTE)
-        if snapshot.peers is not None:
-            peers.add_metric(labels, snapshot.peers)
+    for stream in with_latest_stats(Stream.objects.started().select_related("engine")):
+        stats = stream.latest_stats
+        if stats is None:
+            continue
+        engine_name = stream.engine.container_name if stream.engine else ""
+        labels = [stream.id, engine_name or stream.container_id]
+        if stats["speed_down"] is not None:
+            down.add_metric(labels, stats["speed_down"] * KILOBYTE)
+        if stats["speed_up"] is not None:
+            up.add_metric(labels, stats["speed_up"] * KILOBYTE)
+        if stats["peers"] is not None:
+            peers.add_metric(labels, stats["peers"])
     return [down, up, peers]
 
 
