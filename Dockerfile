@@ -1,6 +1,6 @@
 # The orchestrator: web (daphne) and worker (django-q2 and the fast loops) from one image.
-# `docker compose up -d` runs them as three services (compose.yml); `docker run` of this image alone
-# runs all three in one container through `manage.py runorchestrator`.
+# `docker compose up -d` runs them as two services (compose.yml); `docker run` of this image alone
+# runs both in one container through `manage.py runorchestrator`.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

@@ -18,12 +18,10 @@ from pathlib import Path
 
 import httpx
 
-from orchestrator_site.processes import background_commands, web_processes
+from orchestrator_site.processes import MANAGE, background_commands, web_processes
 from tests import environment
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-MANAGE = str(ROOT / "manage.py")
-
 
 DATABASE_FILES = ("orchestrator.sqlite3", "channels.sqlite3")
 _template: Path | None = None
