@@ -15,6 +15,7 @@ from django_q.models import OrmQ, Schedule, Task
 from django_q.tasks import async_task
 
 from orchestrator_site.task_threads import TaskThreads
+from tests.support.events import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -23,14 +24,8 @@ def double(value):
     return value * 2
 
 
-def saved_result(task_id: str, timeout: float = 15):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        task = Task.objects.filter(id=task_id).first()
-        if task is not None:
-            return task
-        time.sleep(0.1)
-    raise AssertionError(f"task {task_id} has no saved result after {timeout} s")
+def saved_result(task_id: str) -> Task:
+    return wait_for(lambda: Task.objects.filter(id=task_id).first(), timeout=15, interval=0.1)
 
 
 @pytest.fixture
@@ -46,10 +41,7 @@ def test_a_due_schedule_runs_and_its_result_is_saved(running):
     Schedule.objects.create(name="double", func="tests.test_task_threads.double", args="21",
                             schedule_type=Schedule.MINUTES, minutes=60,
                             next_run=timezone.now() - timedelta(seconds=1))
-    deadline = time.monotonic() + 15
-    while not Schedule.objects.get(name="double").task and time.monotonic() < deadline:
-        time.sleep(0.1)
-    task = saved_result(Schedule.objects.get(name="double").task)
+    task = saved_result(wait_for(lambda: Schedule.objects.get(name="double").task, timeout=15))
     assert (task.success, task.result) == (True, 42)
     assert Schedule.objects.get(name="double").next_run > timezone.now()
 
@@ -106,10 +98,7 @@ def test_stop_returns_when_a_quit_worker_left_a_task_in_the_queue(running, monke
     saved_result(async_task("tests.test_task_threads.double", 1))
     running.threads["q-worker-1"].join(timeout=5)
     left = async_task("tests.test_task_threads.double", 2)
-    deadline = time.monotonic() + 10
-    while not OrmQ.objects.filter(lock__gt=timezone.now()).exists():  # the pusher took it
-        assert time.monotonic() < deadline, "the pusher never took the task"
-        time.sleep(0.1)
+    wait_for(lambda: OrmQ.objects.filter(lock__gt=timezone.now()).exists(), timeout=10)  # taken
     stopping = threading.Thread(target=running.stop)
     stopping.start()
     stopping.join(timeout=10)
