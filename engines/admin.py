@@ -8,12 +8,10 @@ from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from panel.operations import check_engines
-from vpn.tunnel import TunnelDown
+from orchestrator_site.errors import OrchestratorError
 
-from . import docker_gateway, services
+from . import docker_gateway, health, services
 from .models import Engine, Health
-from .services import AtCapacity, ProvisionConflict
 
 HEALTH_COLOURS = {Health.HEALTHY: "#2e9e48", Health.UNHEALTHY: "#d1372e", Health.UNKNOWN: "#8b949e"}
 
@@ -85,7 +83,7 @@ class EngineAdmin(admin.ModelAdmin):
         else:
             try:
                 engine = services.provision_engine()
-            except (AtCapacity, ProvisionConflict, TunnelDown, docker_gateway.DockerError) as exc:
+            except OrchestratorError as exc:
                 messages.error(request, f"Could not provision an engine: {exc}")
             else:
                 messages.success(request, f"Provisioned {engine.container_name} on port {engine.port}.")
@@ -115,7 +113,7 @@ class EngineAdmin(admin.ModelAdmin):
 
     @admin.action(description="Check health now")
     def check_health_now(self, request, queryset):
-        results = check_engines(queryset)
+        results = health.check_now(queryset)
         healthy = [engine.container_name for engine, reason in results if not reason]
         failing = [f"{engine.container_name} ({reason})" for engine, reason in results if reason]
         if healthy:

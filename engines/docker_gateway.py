@@ -10,6 +10,7 @@ import logging
 import re
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -18,35 +19,46 @@ import docker.errors
 import requests.exceptions
 
 from orchestrator_site.config import conf
+from orchestrator_site.errors import OrchestratorError
 from orchestrator_site.request_slots import waiting_elsewhere
 
 log = logging.getLogger(__name__)
 
 
-class DockerError(Exception):
+class DockerError(OrchestratorError):
     """Base of the gateway's errors; `str()` is a sentence fit for an API answer."""
+
+    status = 502
+    code = "docker_error"
 
 
 class DockerUnavailable(DockerError):
-    pass
+    status = 503
+    code = "docker_unreachable"
 
 
 class ImageUnavailable(DockerError):
-    pass
+    status = 422
+    code = "image_unavailable"
 
 
 class NameConflict(DockerError):
-    pass
+    status = 409
+    code = "name_conflict"
 
 
 class PortInUse(DockerError):
+    status = 409
+    code = "port_in_use"
+
     def __init__(self, message: str, port: int | None):
         super().__init__(message)
         self.port = port
 
 
 class ContainerStartFailed(DockerError):
-    pass
+    status = 502
+    code = "start_failed"
 
 
 @dataclass(frozen=True)
@@ -202,18 +214,25 @@ _IMAGE_SEEN_FOR_S = 60
 _images_seen: dict[str, float] = {}
 
 
-def ensure_image(image: str) -> None:
-    """Pull the image unless Docker already has it; raise `ImageUnavailable` when neither works."""
+def image_present(image: str) -> bool:
+    """Whether Docker has the image locally (an inspect, never a pull)."""
     if time.monotonic() - _images_seen.get(image, -_IMAGE_SEEN_FOR_S) < _IMAGE_SEEN_FOR_S:
-        return
+        return True
     try:
         _call(client().images.get, image)
-        _images_seen[image] = time.monotonic()
-        return
     except docker.errors.ImageNotFound:
-        pass
+        return False
     except docker.errors.APIError as exc:
         raise ImageUnavailable(f"image {image!r} is not valid: {exc.explanation}") from exc
+    _images_seen[image] = time.monotonic()
+    return True
+
+
+def ensure_image(image: str) -> bool:
+    """Pull the image unless Docker already has it; True when it was pulled. Raises
+    `ImageUnavailable` when neither works."""
+    if image_present(image):
+        return False
     try:
         _call(client().images.pull, image)
     except docker.errors.APIError as exc:
@@ -221,6 +240,7 @@ def ensure_image(image: str) -> None:
             f"image {image!r} is not available locally and could not be pulled: {exc.explanation}"
         ) from exc
     _images_seen[image] = time.monotonic()
+    return True
 
 
 def run_container(
@@ -311,3 +331,75 @@ def event_stream(since_ns: int | None, label: str):
         decode=True,
         filters={"type": "container", "label": label},
     )
+
+
+@dataclass(frozen=True)
+class ContainerStats:
+    """One sample of `docker stats` for a container, in the original orchestrator's terms."""
+
+    container_id: str
+    cpu_percent: float
+    memory_usage: int
+    memory_limit: int
+    memory_percent: float
+    network_rx_bytes: int
+    network_tx_bytes: int
+    block_read_bytes: int
+    block_write_bytes: int
+
+
+def _stats_of(container_id: str, sample: dict) -> ContainerStats:
+    cpu, precpu = sample.get("cpu_stats") or {}, sample.get("precpu_stats") or {}
+    cpu_delta = (cpu.get("cpu_usage", {}).get("total_usage", 0)
+                 - precpu.get("cpu_usage", {}).get("total_usage", 0))
+    system_delta = cpu.get("system_cpu_usage", 0) - precpu.get("system_cpu_usage", 0)
+    cpus = cpu.get("online_cpus") or len(cpu.get("cpu_usage", {}).get("percpu_usage") or []) or 1
+    cpu_percent = cpu_delta / system_delta * cpus * 100 if cpu_delta > 0 and system_delta > 0 else 0.0
+    memory = sample.get("memory_stats") or {}
+    usage, limit = int(memory.get("usage") or 0), int(memory.get("limit") or 0)
+    networks = (sample.get("networks") or {}).values()
+    blocks = (sample.get("blkio_stats") or {}).get("io_service_bytes_recursive") or []
+
+    def block(op: str) -> int:
+        return sum(int(entry.get("value") or 0) for entry in blocks
+                   if str(entry.get("op", "")).lower() == op)
+
+    return ContainerStats(
+        container_id=container_id,
+        cpu_percent=round(cpu_percent, 2),
+        memory_usage=usage,
+        memory_limit=limit,
+        memory_percent=round(usage / limit * 100, 2) if limit else 0.0,
+        network_rx_bytes=sum(int(net.get("rx_bytes") or 0) for net in networks),
+        network_tx_bytes=sum(int(net.get("tx_bytes") or 0) for net in networks),
+        block_read_bytes=block("read"),
+        block_write_bytes=block("write"),
+    )
+
+
+# Docker answers a stats request after taking two samples about a second apart (the CPU share is
+# their difference), so each call takes a second or two: they run at once, one thread each.
+STATS_THREADS = 32
+
+
+def container_stats(container_ids: list[str], deadline_s: float) -> dict[str, ContainerStats | None]:
+    """One stats sample per container, all asked at once; None for a container that is gone or
+    did not answer within `deadline_s` (the whole call never takes longer)."""
+    if not container_ids:
+        return {}
+    api = client().api
+
+    def sample(container_id: str) -> ContainerStats | None:
+        try:
+            return _stats_of(container_id, _call(api.stats, container_id, stream=False))
+        except (docker.errors.APIError, DockerError):
+            return None
+
+    pool = ThreadPoolExecutor(max_workers=min(STATS_THREADS, len(container_ids)),
+                              thread_name_prefix="docker-stats")
+    futures = {container_id: pool.submit(sample, container_id) for container_id in container_ids}
+    with waiting_elsewhere():
+        done, _ = wait(futures.values(), timeout=deadline_s)
+    pool.shutdown(wait=False, cancel_futures=True)
+    return {container_id: future.result() if future in done else None
+            for container_id, future in futures.items()}

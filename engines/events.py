@@ -29,7 +29,7 @@ from django.utils import timezone
 from orchestrator_site.config import conf
 from orchestrator_site.notify import notify
 
-from . import docker_gateway, health, services
+from . import docker_gateway, gate, health, services
 from .models import Engine, Health, State
 from .signals import engine_gone
 
@@ -96,12 +96,17 @@ def listen_for_events(stop: threading.Event, connected: threading.Event | None =
     threading.Thread(target=_close_when_set, args=(stop, current), daemon=True,
                      name="docker-events-closer").start()
     cursor = _Cursor()
+    reachable = None  # as last told to the gate, which stores it for every process
     while not stop.is_set():
         close_old_connections()
         subscribed_ns = time.time_ns()
         # A ping (bounded by DOCKER_TIMEOUT_S) first: the events request has no timeout, and a
         # daemon still starting up could hold it, and with it shutdown, for long.
-        if not docker_gateway.ping():
+        answered = docker_gateway.ping()
+        if answered != reachable:
+            _tell_gate(answered)
+            reachable = answered
+        if not answered:
             stop.wait(RECONNECT_BACKOFF_S)
             continue
         try:
@@ -128,6 +133,13 @@ def listen_for_events(stop: threading.Event, connected: threading.Event | None =
             log.info("Docker events stream ended; reconnecting")
             stop.wait(0.1)
     connection.close()
+
+
+def _tell_gate(reachable: bool) -> None:
+    try:
+        gate.record_docker(reachable, "" if reachable else "the Docker daemon does not answer a ping")
+    except Exception:  # noqa: BLE001 - the database may be briefly unavailable
+        log.warning("could not record whether Docker answers", exc_info=True)
 
 
 def _repair() -> None:

@@ -123,11 +123,13 @@ def wait_ready(engine) -> str:
     return reason
 
 
-def check_soon(engine) -> None:
-    """Have the worker check a new engine right away, so it leaves `unknown` within seconds."""
+def check_soon(engine, first_start: bool = False) -> None:
+    """Have the worker check a new engine right away, so it leaves `unknown` within seconds.
+    After a provision (`first_start`) the outcome also tells the start's circuit breaker."""
     from django_q.tasks import async_task
 
-    async_task("engines.jobs.check_until_ready", engine.pk, task_name=f"first-check-{engine.pk}")
+    async_task("engines.jobs.check_until_ready", engine.pk, first_start,
+               task_name=f"first-check-{engine.pk}")
 
 
 async def _probe_async(client: httpx.AsyncClient, host: str, port: int, deadline: float) -> str:
@@ -157,6 +159,16 @@ def probe_many(targets: list[tuple[str, int]], timeout: float | None = None) -> 
     if not targets:
         return []
     return asyncio.run(_probe_all(targets, timeout or conf().HEALTH_CHECK_TIMEOUT_S))
+
+
+def check_now(engines) -> list[tuple[Engine, str]]:
+    """Probe the given engines now, all at once, and store the outcomes as the scheduled pass
+    does (an operator's "check health now"). Returns (engine, reason) pairs, '' meaning healthy;
+    engines without a published port are skipped."""
+    engines = [engine for engine in engines if engine.port is not None]
+    outcomes = list(zip(engines, probe_many([(e.host, e.port) for e in engines]), strict=True))
+    store_results(outcomes)
+    return outcomes
 
 
 def check_all() -> dict:

@@ -7,7 +7,7 @@ from django.utils import timezone
 from orchestrator_site.config import conf
 from orchestrator_site.models import Counter, JobRun
 
-from . import cleanup, health, services
+from . import cleanup, gate, health, services
 from .models import Engine, State
 
 log = logging.getLogger(__name__)
@@ -34,11 +34,22 @@ def gc():
     return run_recorded("cleanup", cleanup.run_cleanup)
 
 
-def check_until_ready(engine_pk: int) -> str:
+def check_until_ready(engine_pk: int, first_start: bool = False) -> str:
+    """The first check of an engine that just started. After a provision it decides, for the
+    circuit breaker, whether the start worked: an engine that never answers get_status within
+    STARTUP_TIMEOUT_S (a crash-looping image, say) is a failed start like one Docker refused."""
     engine = Engine.objects.filter(pk=engine_pk).first()
     if engine is None or engine.port is None:
         return "gone"
-    return health.wait_ready(engine) or "healthy"
+    reason = health.wait_ready(engine)
+    if first_start and Engine.objects.filter(pk=engine_pk).exists():
+        if reason:
+            Counter.add("orch_provision_failures_total", reason="not_ready")
+            gate.record_start_failure(f"{engine.container_name} did not answer get_status within "
+                                      f"{conf().STARTUP_TIMEOUT_S} s: {reason}")
+        else:
+            gate.record_start_success()
+    return reason or "healthy"
 
 
 def health_pass() -> dict:

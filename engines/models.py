@@ -1,5 +1,9 @@
-from django.db import models
+from datetime import timedelta
+
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
+
+from orchestrator_site.config import conf
 
 
 class Health(models.TextChoices):
@@ -92,3 +96,74 @@ class PortReservation(models.Model):
 
     def __str__(self):
         return f"{self.port} ({self.purpose})"
+
+
+class Fleet(models.Model):
+    """The one row that stands for the whole fleet.
+
+    Every engine reservation locks it (`locked()`, SELECT ... FOR UPDATE), so names, ports and the
+    replica cap hold with several processes on PostgreSQL exactly as SQLite's single write lock
+    makes them hold; and it keeps what may block provisioning (engines.gate): whether Docker
+    answers, whether the engine image could be had, and the circuit breaker on engine starts.
+    """
+
+    PK = 1
+
+    class Breaker(models.TextChoices):
+        CLOSED = "closed"
+        OPEN = "open"
+        HALF_OPEN = "half_open"
+
+    docker_reachable = models.BooleanField(default=True)
+    docker_error = models.CharField(max_length=500, blank=True, default="")
+    docker_checked_at = models.DateTimeField(null=True, blank=True)
+    image = models.CharField(max_length=512, blank=True, default="",
+                             help_text="The engine image the image fields are about.")
+    image_missing = models.BooleanField(default=False)
+    image_error = models.CharField(max_length=500, blank=True, default="")
+    image_pull_failures = models.PositiveIntegerField(default=0)
+    next_pull_at = models.DateTimeField(null=True, blank=True)
+    start_failures = models.PositiveIntegerField(
+        default=0, help_text="Engine starts that failed in a row.")
+    last_start_failure_at = models.DateTimeField(null=True, blank=True)
+    last_start_failure = models.CharField(max_length=500, blank=True, default="")
+    last_start_success_at = models.DateTimeField(null=True, blank=True)
+    breaker_opened_at = models.DateTimeField(null=True, blank=True)
+    breaker_trial_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the half-open breaker let its one trial start go.")
+
+    class Meta:
+        verbose_name = "fleet state"
+        verbose_name_plural = "fleet state"
+
+    def __str__(self):
+        return "fleet"
+
+    @classmethod
+    def stored(cls) -> "Fleet":
+        """The row as last written, or an unsaved blank (nothing known yet): for readers."""
+        return cls.objects.filter(pk=cls.PK).first() or cls()
+
+    @classmethod
+    def ensure(cls) -> None:
+        """The row exists (a flushed test database, a race with another process creating it)."""
+        if not cls.objects.filter(pk=cls.PK).exists():
+            try:
+                with transaction.atomic():
+                    cls.objects.create(pk=cls.PK)
+            except IntegrityError:
+                pass  # created by another process meanwhile
+
+    @classmethod
+    def locked(cls) -> "Fleet":
+        """The row, locked until the surrounding transaction ends."""
+        cls.ensure()
+        return cls.objects.select_for_update().get(pk=cls.PK)
+
+    def breaker_state(self, now=None) -> str:
+        if self.breaker_opened_at is None:
+            return self.Breaker.CLOSED
+        cooldown = timedelta(seconds=conf().PROVISION_COOLDOWN_S)
+        if (now or timezone.now()) - self.breaker_opened_at < cooldown:
+            return self.Breaker.OPEN
+        return self.Breaker.HALF_OPEN

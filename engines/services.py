@@ -15,13 +15,14 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from orchestrator_site.config import conf
+from orchestrator_site.errors import Conflict, InvalidInput
 from orchestrator_site.models import Counter, Lease
 from orchestrator_site.notify import notify
-from vpn.tunnel import TunnelDown, placement
 
-from . import docker_gateway, health, ports
+from . import docker_gateway, gate, health, hooks, ports
 from .docker_gateway import docker_time
-from .models import Engine, Health, PortReservation, State
+from .gate import ProvisioningBlocked
+from .models import Engine, Fleet, Health, PortReservation, State
 from .signals import engine_gone
 
 log = logging.getLogger(__name__)
@@ -33,16 +34,12 @@ RECONCILE_LEASE_S = 300
 _CONF_PORT = re.compile(r"^--(http|https)-port=(\d+)\s*$", re.MULTILINE)
 
 
-class AtCapacity(Exception):
+class ProvisionConflict(Conflict):
     pass
 
 
-class ProvisionConflict(Exception):
-    pass
-
-
-class InvalidEngineRequest(ValueError):
-    """Ports asked for that cannot work where the engine would run (answered with 422)."""
+class InvalidEngineRequest(InvalidInput):
+    """Ports asked for that cannot work where the engine would run."""
 
 
 @dataclass
@@ -92,14 +89,12 @@ def _next_name(skip: set[str]) -> str:
 
 
 def _reserve(request: EngineRequest, skip_names: set[str], where) -> Engine:
-    """Within one write transaction: check the cap, pick a name and ports, record the engine."""
+    """Within one write transaction holding the fleet lock (so on every database no two
+    processes pick the same name or port, or both take the last place under the cap): ask the
+    breaker and the cap, pick a name and ports, record the engine."""
     cfg = conf()
     with transaction.atomic():
-        if Engine.objects.managed().count() >= cfg.replica_cap:
-            raise AtCapacity(
-                f"maximum number of engines reached ({cfg.replica_cap}); "
-                "delete or scale down engines first"
-            )
+        gate.claim_start(Fleet.locked())
         engine = Engine.objects.create(
             container_name=_next_name(skip_names),
             image=request.image or cfg.TARGET_IMAGE,
@@ -135,7 +130,8 @@ def _reserve(request: EngineRequest, skip_names: set[str], where) -> Engine:
         except ports.PortTaken as exc:
             raise ProvisionConflict(str(exc)) from None
         except ports.PortsExhausted as exc:
-            raise AtCapacity(str(exc)) from None
+            raise ProvisioningBlocked(gate.at_capacity(
+                "no free port left for another engine", private=str(exc))) from None
         if where and where.forwarded_port and not Engine.objects.filter(
             p2p_port=where.forwarded_port
         ).exists():
@@ -188,10 +184,9 @@ def _release(engine: Engine) -> None:
 def provision_engine(request: EngineRequest | None = None) -> Engine:
     """Start one engine and return its record as soon as Docker reports the container running."""
     request = request or EngineRequest()
-    image = request.image or conf().TARGET_IMAGE
-    where = placement()
+    gate.admit(request.image or conf().TARGET_IMAGE)
+    where = hooks.placement()
     check_requested_ports(request, behind_vpn=where is not None)
-    docker_gateway.ensure_image(image)
     skip_names: set[str] = set()
     for _attempt in range(8):
         engine = _reserve(request, skip_names, where)
@@ -217,13 +212,20 @@ def provision_engine(request: EngineRequest | None = None) -> Engine:
                 raise ProvisionConflict(str(exc)) from None
             ports.block(exc.port)
             continue
+        except docker_gateway.DockerUnavailable as exc:
+            _release(engine)
+            Counter.add("orch_provision_failures_total", reason="docker_unavailable")
+            raise gate.blocked_by(exc) from exc
         except Exception as exc:
             _release(engine)
             Counter.add("orch_provision_failures_total", reason=_failure_reason(exc))
+            if isinstance(exc, docker_gateway.ContainerStartFailed):
+                gate.record_start_failure(str(exc))
             raise
         _mark_started(engine, view)
-        # Whoever asked (API, reconcile, scale, VPN, admin, command), it leaves `unknown` soon.
-        health.check_soon(engine)
+        # Whoever asked (API, reconcile, scale, VPN, admin, command), it leaves `unknown` soon;
+        # that first check also tells the breaker whether the start worked.
+        health.check_soon(engine, first_start=True)
         Counter.add("orch_provision_total", kind="acestream")
         notify("engine", action="added", engine=engine.container_name)
         return engine
@@ -231,10 +233,7 @@ def provision_engine(request: EngineRequest | None = None) -> Engine:
 
 
 def _failure_reason(exc: Exception) -> str:
-    return {
-        docker_gateway.DockerUnavailable: "docker_unavailable",
-        docker_gateway.ImageUnavailable: "image_unavailable",
-    }.get(type(exc), "start_failed")
+    return "image_unavailable" if isinstance(exc, docker_gateway.ImageUnavailable) else "start_failed"
 
 
 def _mark_started(engine: Engine, view: docker_gateway.ContainerView) -> None:
@@ -450,22 +449,31 @@ def scale_to(demand: int) -> int:
     return target
 
 
-def reconcile() -> dict[str, int]:
+def reconcile() -> dict[str, object]:
     """One pass of the control loop: observe Docker, then restore the replica target.
 
     Passes run one at a time across processes (the reconcile job, the health job replacing an
-    engine): two concurrent passes would both count the same shortfall and overshoot it."""
+    engine): two concurrent passes would both count the same shortfall and overshoot it.
+    Engines being started right now (by a proxy's provision) count toward the target, so a
+    pass beside them does not start more than MIN_REPLICAS asks."""
     with Lease.held("reconcile", RECONCILE_LEASE_S, wait=True):
-        summary = sync_with_docker()
+        try:
+            summary: dict[str, object] = sync_with_docker()
+        except docker_gateway.DockerUnavailable as exc:
+            gate.record_docker(False, str(exc))
+            raise
+        gate.record_docker(True)
+        gate.refresh_image()
         cfg = conf()
-        running = running_engines().count()
+        running = running_engines().count() + Engine.objects.managed().filter(
+            state=State.STARTING).count()
         summary["provisioned"] = 0
         try:
             for _ in range(max(0, cfg.MIN_REPLICAS - running)):
                 provision_engine()
                 summary["provisioned"] += 1
-        except TunnelDown as exc:
-            # Not a failure of this pass: the VPN monitor recreates engines once the tunnel is up.
-            log.info("reconcile provisions nothing while the VPN is down: %s", exc)
-            summary["waiting_for_vpn"] = 1
+        except ProvisioningBlocked as exc:
+            # Not a failure of this pass: the gate logged the reason once, when it arose, and
+            # the next pass tries again (the VPN monitor recreates engines once the tunnel is up).
+            summary["blocked"] = exc.code
     return summary

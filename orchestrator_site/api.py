@@ -4,14 +4,13 @@ from django.core.exceptions import RequestDataTooBig
 from ninja import NinjaAPI
 from ninja.parser import Parser
 
-from engines import docker_gateway
 from engines.api.router import router as engines_router
-from engines.services import AtCapacity, InvalidEngineRequest, ProvisionConflict
 from streams.api.router import router as streams_router
 from vpn.api.router import router as vpn_router
-from vpn.tunnel import TunnelDown
 
 from .auth import api_key_or_staff
+from .errors import OrchestratorError
+from .status import router as status_router
 
 
 class JsonParser(Parser):
@@ -38,7 +37,8 @@ ERROR_RESPONSES = {
     413: "Request body over 1 MiB",
     422: "Invalid input: the field path and the reason",
     502: "Docker could not start the container",
-    503: "Docker unavailable, engine limit reached or VPN down",
+    503: "Provisioning blocked (detail: {error, code, message, recovery_eta_seconds, can_retry, "
+         "should_wait}), or Docker unavailable",
     504: "The engine did not become ready in time (wait_ready)",
 }
 
@@ -72,25 +72,15 @@ api = OrchestratorAPI(
 api.add_router("", engines_router)
 api.add_router("", streams_router)
 api.add_router("", vpn_router)
+api.add_router("", status_router)
 
 
-def _detail(status: int):
-    def handler(request, exc):
-        return api.create_response(request, {"detail": str(exc)}, status=status)
+@api.exception_handler(OrchestratorError)
+def orchestrator_error(request, exc: OrchestratorError):
+    """Every error the orchestrator reports in words, with the status it carries."""
+    return api.create_response(request, {"detail": exc.detail()}, status=exc.status)
 
-    return handler
 
-
-for exc_class, status in (
-    (docker_gateway.DockerUnavailable, 503),
-    (AtCapacity, 503),
-    (TunnelDown, 503),
-    (docker_gateway.ImageUnavailable, 422),
-    (InvalidEngineRequest, 422),
-    (ProvisionConflict, 409),
-    (docker_gateway.NameConflict, 409),
-    (docker_gateway.PortInUse, 409),
-    (docker_gateway.ContainerStartFailed, 502),
-    (RequestDataTooBig, 413),
-):
-    api.add_exception_handler(exc_class, _detail(status))
+@api.exception_handler(RequestDataTooBig)
+def body_too_big(request, exc):
+    return api.create_response(request, {"detail": str(exc)}, status=413)

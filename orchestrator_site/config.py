@@ -65,6 +65,8 @@ class Config:
     HEALTH_FAILURE_THRESHOLD: int = 3
     ENGINE_GRACE_PERIOD_S: int = 30
     AUTOSCALE_INTERVAL_S: int = 30
+    PROVISION_FAILURE_THRESHOLD: int = 5  # failed engine starts in a row that open the breaker
+    PROVISION_COOLDOWN_S: int = 300  # how long the breaker stays open before one trial start
     AUTO_DELETE: bool = True
     PORT_RANGE_HOST: PortRange = field(default_factory=lambda: PortRange(19000, 19999))
     ACE_HTTP_RANGE: PortRange = field(default_factory=lambda: PortRange(40000, 44999))
@@ -250,6 +252,7 @@ def _check_consistency(config: Config) -> None:
     for name in ("COLLECT_INTERVAL_S", "HEALTH_CHECK_INTERVAL_S", "AUTOSCALE_INTERVAL_S",
                  "GLUETUN_HEALTH_CHECK_INTERVAL_S", "STARTUP_TIMEOUT_S", "HEALTH_FAILURE_THRESHOLD",
                  "STATS_HISTORY_MAX", "DOCKER_TIMEOUT_S", "Q_WORKERS", "COLLECT_GIVE_UP_S",
+                 "PROVISION_FAILURE_THRESHOLD",
                  "WEB_THREADS", "WEB_ACTIVE_REQUESTS", "WEB_PROCESSES"):
         if getattr(config, name) < 1:
             raise ConfigError(f"{name} must be at least 1")

@@ -7,7 +7,6 @@ are separate processes and django-prometheus has no multi-process mode: counters
 A scrape never calls Docker, so it answers with the last known state while Docker is down.
 """
 
-import hmac
 import logging
 import re
 import threading
@@ -25,11 +24,13 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from engines.models import Engine, Health
+from engines import gate
+from engines.models import Engine, Fleet, Health
 from streams.models import Stream
 from streams.services import with_latest_stats
 from vpn.models import VpnState
 
+from .auth import bearer_refusal
 from .config import conf
 from .models import Counter, JobRun
 
@@ -53,6 +54,8 @@ COUNTERS = {
     "orch_provision_total": ("Containers started, by kind.", ("kind",),
                              [("generic",), ("acestream",)]),
     "orch_provision_failures_total": ("Engine provisions that failed, by reason.", ("reason",), []),
+    "orch_image_pulls_total": ("Pulls of the engine image, by result (pulled, failed).",
+                               ("result",), [("pulled",), ("failed",)]),
 }
 
 GAUGES = {
@@ -76,6 +79,12 @@ GAUGES = {
                                             ("job",)),
     "orch_job_last_run_failed": ("1 when the last run of a background job failed.", ("job",)),
     "orch_metrics_database_up": ("1 when this scrape could read the database.", ()),
+    "orch_provisioning_blocked": ("1 for the reason provisioning is blocked now (SPEC's codes), "
+                                  "0 for the others.", ("code",)),
+    "orch_provision_circuit_breaker_state": ("1 for the state the engine-start circuit breaker "
+                                             "is in, 0 for the others.", ("state",)),
+    "orch_provision_consecutive_failures": ("Engine starts that failed in a row (the breaker "
+                                            "opens at PROVISION_FAILURE_THRESHOLD).", ()),
 }
 
 HISTOGRAMS = {
@@ -126,7 +135,7 @@ class FleetCollector(Collector):
     def collect(self):
         try:
             families = [*_counters(), *_fleet_gauges(), *_stream_gauges(), *_job_gauges(),
-                        _provision_histogram()]
+                        *_provisioning_gauges(), _provision_histogram()]
         except DatabaseError:
             log.exception("metrics: the database could not be read")
             families = []
@@ -219,6 +228,21 @@ def _stream_gauges() -> list[Metric]:
     return [down, up, peers]
 
 
+def _provisioning_gauges() -> list[Metric]:
+    fleet = Fleet.stored()
+    reason = gate.blocked(fleet)
+    blocked = _family("orch_provisioning_blocked")
+    for code in gate.CODES:
+        blocked.add_metric([code], 1 if reason is not None and reason.code == code else 0)
+    breaker = _family("orch_provision_circuit_breaker_state")
+    state = fleet.breaker_state()
+    for name in Fleet.Breaker.values:
+        breaker.add_metric([name], 1 if name == state else 0)
+    failures = _family("orch_provision_consecutive_failures")
+    failures.add_metric([], fleet.start_failures)
+    return [blocked, breaker, failures]
+
+
 def _job_gauges() -> list[Metric]:
     now = timezone.now()
     duration = _family("orch_job_last_duration_seconds")
@@ -262,13 +286,11 @@ def register() -> None:
 def metrics_view(request):
     """The Prometheus scrape: open, or protected by `Authorization: Bearer <METRICS_TOKEN>`."""
     token = conf().METRICS_TOKEN
-    if token:
-        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not given.strip():
-            response = JsonResponse({"detail": "missing bearer token"}, status=401)
+    if token and (refusal := bearer_refusal(request, token)):
+        status, message = refusal
+        response = JsonResponse({"detail": message}, status=status)
+        if status == 401:
             response["WWW-Authenticate"] = "Bearer"
-            return response
-        if not hmac.compare_digest(given.strip().encode(), token.encode()):
-            return JsonResponse({"detail": "invalid token"}, status=403)
+        return response
     register()
     return HttpResponse(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)

@@ -3,7 +3,7 @@ from django.http import JsonResponse
 from django.utils import timezone
 from django.views.defaults import page_not_found
 
-from engines import docker_gateway
+from engines import docker_gateway, gate
 from vpn.models import VpnState
 
 from .config import conf
@@ -17,7 +17,7 @@ WATCHER_STALE_MIN_S = 60
 
 def health(request):
     """Liveness for Docker's healthcheck and load balancers: 200 when every part is up, else 503.
-    Each check says "ok" or why not."""
+    Each check says "ok" or why not; `provisioning` names what blocks new engines."""
     cfg = conf()
     checks = {"database": _database(), "docker": "ok" if docker_gateway.ping() else "down: unreachable"}
     if checks["database"] == "ok":
@@ -25,6 +25,7 @@ def health(request):
         checks["watcher"] = _heartbeat("collector", max(WATCHER_STALE_MIN_S, 10 * cfg.COLLECT_INTERVAL_S))
         if cfg.vpn_enabled:
             checks["vpn"] = _vpn()
+        checks["provisioning"] = _provisioning()
     healthy = all(value == "ok" for value in checks.values())
     return JsonResponse({"status": "ok" if healthy else "degraded", "checks": checks},
                         status=200 if healthy else 503)
@@ -50,14 +51,16 @@ def _heartbeat(job: str, stale_after_s: float) -> str:
 
 
 def _vpn() -> str:
-    state = VpnState.objects.filter(pk=1).first()
-    if state is None or state.last_check is None:
-        return "down: not checked yet"
-    if state.is_up:
+    state = VpnState.stored()
+    return "ok" if state.is_up else f"down: {state.why_down()}"
+
+
+def _provisioning() -> str:
+    """Blocked by a fault (Docker, image, VPN, breaker) is down; a full fleet is not a fault."""
+    blocked = gate.blocked()
+    if blocked is None or not blocked.is_fault:
         return "ok"
-    if state.auth_error:
-        return "down: the Gluetun control server refused our API key"
-    return f"down: container {state.container_status}, health {state.health}"
+    return f"down: {blocked.code}: {blocked.text()}"
 
 
 def not_found(request, exception=None):

@@ -12,11 +12,10 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 from ninja.utils import check_csrf
 
-from engines import docker_gateway, services
+from engines import docker_gateway, health, services
 from engines.models import Engine
 from orchestrator_site.auth import SAFE_METHODS
 
-from .operations import check_engines
 from .snapshot import fleet_snapshot
 
 
@@ -76,7 +75,7 @@ def check_engine(request, pk: int):
         return missing
     if engine.port is None:
         return _json({"detail": f"{engine.container_name} has no published port"}, status=409)
-    [(_, reason)] = check_engines([engine])
+    [(_, reason)] = health.check_now([engine])
     return _json({"engine": engine.container_name, "health": "unhealthy" if reason else "healthy",
                   "reason": reason})
 

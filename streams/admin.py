@@ -5,9 +5,8 @@ from django.contrib import admin, messages
 from django.db.models import OuterRef, Subquery
 from django.utils.html import format_html
 
-from panel.operations import stop_stream
-
 from .models import StatSnapshot, Stream, StreamStatus
+from .services import stop_stream
 
 LATEST_INLINE_ROWS = 20
 STATUS_COLOURS = {StreamStatus.STARTED: "#2e9e48", StreamStatus.ENDED: "#8b949e"}

@@ -19,9 +19,12 @@ from orchestrator_site.config import conf
 from orchestrator_site.models import Counter
 from orchestrator_site.notify import notify
 
+from . import engine_calls
 from .api.schemas import StreamStartedIn
 from .models import StatSnapshot, Stream, StreamStatus
 
+# An operator stopped the stream (DELETE /streams/{id}, the admin, the panel).
+MANUAL_STOP = "manual_stop"
 # Names under which a proxy on the orchestrator's host reaches a published engine port.
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 STAT_FIELDS = ("ts", "peers", "speed_down", "speed_up", "downloaded", "uploaded", "status")
@@ -182,6 +185,15 @@ def record_stream_ended(stream_id: str | None, container_id: str | None,
     if ended:
         return True, ended[0]
     return False, Stream.objects.filter(pk=stream_id).first()
+
+
+def stop_stream(stream: Stream, reason: str = MANUAL_STOP) -> str:
+    """Ask the engine to stop the session, then end the stream either way: an operator who stops
+    a stream wants it gone from the fleet, and an engine that cannot be reached is not serving
+    it. Returns '' or why the engine did not confirm."""
+    problem = engine_calls.stop_session(stream.command_url)
+    end_streams(Stream.objects.filter(pk=stream.pk), reason)
+    return problem
 
 
 def end_streams_of_engine(engine: Engine, reason: str) -> list[Stream]:

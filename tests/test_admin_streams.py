@@ -31,7 +31,7 @@ def test_stop_asks_the_engine_then_ends_the_stream(admin_client, api, fleet):
                                               "_selected_action": [stream.pk]}, follow=True)
     assert "Stopped 1 stream(s)." in response.content.decode()
     stream.refresh_from_db()
-    assert (stream.status, stream.ended_reason) == ("ended", "stopped_by_operator")
+    assert (stream.status, stream.ended_reason) == ("ended", "manual_stop")
     assert httpx.get(stat_url, timeout=5).json()["response"] is None  # the engine ended the session
 
 

@@ -25,7 +25,13 @@ def test_docker_down_then_back(fleet, engine_image):
                                  ("get", "/by-label?key=a&value=b")):
                 answer = client.request(method, path)
                 assert answer.status_code == 503, (method, path, answer.text)
-                assert answer.json()["detail"].startswith("Docker unavailable")
+                detail = answer.json()["detail"]
+                if path.startswith(("/provision", "/scale")):
+                    assert detail["code"] == "docker_unreachable", detail
+                else:
+                    assert detail.startswith("Docker unavailable")
+            status = client.get("/orchestrator/status").json()
+            assert status["provisioning"]["blocked_reason_details"]["code"] == "docker_unreachable"
             assert client.get("/engines").status_code == 200
             assert client.get("/metrics").status_code == 200
             assert client.get("/health").status_code == 503
@@ -40,6 +46,9 @@ def test_docker_down_then_back(fleet, engine_image):
                 "host_http_port"]
 
         wait_for(reconciled, timeout=15, interval=0.2)
+        # The worker's events listener saw Docker answer again: provisioning is open.
+        wait_for(lambda: client.get("/orchestrator/status").json()["provisioning"]["can_provision"],
+                 timeout=15, interval=0.2)
         # The listener is back: a container removed now disappears from the API at once.
         fleet.containers.get(engine["container_id"]).remove(force=True)
         wait_for(lambda: client.get(f"/engines/{engine['container_id']}").status_code == 404,

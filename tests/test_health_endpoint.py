@@ -31,7 +31,7 @@ def heartbeats():
 
 def test_all_up(heartbeats, docker_client):
     assert health() == (200, {"status": "ok", "checks": {
-        "database": "ok", "docker": "ok", "worker": "ok", "watcher": "ok"}})
+        "database": "ok", "docker": "ok", "worker": "ok", "watcher": "ok", "provisioning": "ok"}})
 
 
 def test_jobs_that_never_ran_mean_worker_and_watcher_down():
@@ -67,17 +67,22 @@ def test_docker_down(heartbeats, monkeypatch):
 
 def test_vpn_is_checked_only_when_enabled(heartbeats, orch, docker_client):
     orch(GLUETUN_CONTAINER_NAME="gluetun")
-    assert health()[1]["checks"]["vpn"] == "down: not checked yet"
+    assert health()[1]["checks"]["vpn"] == (
+        "down: the VPN monitor has not checked Gluetun yet; retry in a few seconds")
     state = VpnState.current()
     state.container_status, state.health, state.last_check = "running", "healthy", timezone.now()
+    state.container_id = "c0ffee"
     state.save()
     assert health() == (200, {"status": "ok", "checks": {
-        "database": "ok", "docker": "ok", "worker": "ok", "watcher": "ok", "vpn": "ok"}})
+        "database": "ok", "docker": "ok", "worker": "ok", "watcher": "ok", "vpn": "ok",
+        "provisioning": "ok"}})
     state.auth_error = True
     state.save()
+    refused_key = "the Gluetun control server refused our API key (GLUETUN_API_KEY)"
     assert health() == (503, {"status": "degraded", "checks": {
         "database": "ok", "docker": "ok", "worker": "ok", "watcher": "ok",
-        "vpn": "down: the Gluetun control server refused our API key"}})
+        "vpn": f"down: {refused_key}",
+        "provisioning": f"down: vpn_disconnected: the VPN is not connected: {refused_key}"}})
     state.auth_error, state.container_status, state.health = False, "exited", "unhealthy"
     state.save()
     assert health()[1]["checks"]["vpn"] == "down: container exited, health unhealthy"

@@ -37,7 +37,7 @@ def test_concurrent_provisions_never_exceed_the_cap_nor_share_a_port(fleet, engi
         assert codes.count(200) == cap, [r.text for r in responses if r.status_code != 200]
         assert codes.count(503) == requests - cap
         for refused in (r for r in responses if r.status_code == 503):
-            assert "maximum number of engines" in refused.json()["detail"]
+            assert refused.json()["detail"]["code"] == "max_capacity"
 
         bodies = [r.json() for r in responses if r.status_code == 200]
         assert len({b["host_http_port"] for b in bodies}) == cap

@@ -24,7 +24,8 @@ def test_refused_key_is_an_auth_error_until_the_right_key_is_sent(api, gluetun, 
 
     refused = api.post("/provision/acestream", {})
     assert refused.status_code == 503
-    assert "API key" in refused.json()["detail"]
+    detail = refused.json()["detail"]
+    assert detail["code"] == "vpn_disconnected" and "API key" in detail["message"]
 
     orch(GLUETUN_API_KEY="s3cret")  # sent as X-API-Key
     check_vpn()

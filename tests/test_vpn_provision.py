@@ -66,13 +66,15 @@ def test_max_active_replicas_caps_engines_behind_the_vpn(api, gluetun, orch):
     assert provision(api).status_code == 200
     refused = provision(api)
     assert refused.status_code == 503
-    assert "maximum number of engines" in refused.json()["detail"]
+    detail = refused.json()["detail"]
+    assert detail["code"] == "max_capacity" and "maximum number of engines" in detail["message"]
 
 
 def test_provisioning_before_the_first_check_is_refused(api, gluetun):
     response = provision(api)
     assert response.status_code == 503
-    assert "not checked Gluetun yet" in response.json()["detail"]
+    detail = response.json()["detail"]
+    assert detail["code"] == "vpn_disconnected" and "not checked Gluetun yet" in detail["message"]
 
 
 def test_provisioning_while_the_tunnel_is_down_answers_503_at_once(api, gluetun, fleet, settings):
@@ -83,7 +85,9 @@ def test_provisioning_while_the_tunnel_is_down_answers_503_at_once(api, gluetun,
     response = provision(api)
     assert time.monotonic() - began < 1
     assert response.status_code == 503
-    assert response.json()["detail"].startswith("VPN is not connected: ")
-    assert "stopped" in response.json()["detail"]
+    detail = response.json()["detail"]
+    assert detail["code"] == "vpn_disconnected" and detail["can_retry"] and detail["should_wait"]
+    assert detail["message"].startswith("the VPN is not connected: ")
+    assert "stopped" in detail["message"]
     assert not Engine.objects.exists() and not PortReservation.objects.exists()
     assert not fleet.containers.list(all=True, filters={"label": settings.ORCH.CONTAINER_LABEL})

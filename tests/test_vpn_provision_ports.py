@@ -54,5 +54,5 @@ def test_reconcile_waits_for_the_tunnel_instead_of_failing(api, gluetun, orch):
     check_vpn()
     orch(MIN_REPLICAS=1)
     summary = services.reconcile()
-    assert summary["provisioned"] == 0 and summary["waiting_for_vpn"] == 1
+    assert summary["provisioned"] == 0 and summary["blocked"] == "vpn_disconnected"
     assert not Engine.objects.exists()

@@ -36,6 +36,14 @@ class VpnState(models.Model):
         which never write."""
         return cls.objects.filter(pk=1).first() or cls()
 
+    def why_down(self) -> str:
+        """Why the tunnel is not up, in words for an operator."""
+        if self.last_check is None:
+            return "the VPN monitor has not checked Gluetun yet; retry in a few seconds"
+        if self.auth_error:
+            return "the Gluetun control server refused our API key (GLUETUN_API_KEY)"
+        return self.last_error or f"container {self.container_status}, health {self.health}"
+
     @property
     def is_up(self) -> bool:
         return (

@@ -14,19 +14,12 @@ from dataclasses import dataclass, field
 
 from django.db.models import Q
 
-from engines import docker_gateway
 from engines.models import Engine, State
-from engines.services import (
-    AtCapacity,
-    EngineRequest,
-    ProvisionConflict,
-    delete_engine,
-    provision_engine,
-)
+from engines.services import EngineRequest, delete_engine, provision_engine
 from orchestrator_site.config import conf
+from orchestrator_site.errors import OrchestratorError
 
 from .models import VpnState
-from .tunnel import TunnelDown
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +28,6 @@ PORT_CHANGE_REASON = "vpn_port_changed"
 # Labels the orchestrator writes itself; everything else on an engine came with its request.
 OWN_LABELS = ("acestream.http_port", "acestream.https_port", "acestream.p2p_port",
               "host.http_port", "host.https_port")
-# What can go wrong starting or stopping one engine; the next tick tries again.
-REPLACE_ERRORS = (docker_gateway.DockerError, AtCapacity, ProvisionConflict, TunnelDown)
 
 
 @dataclass
@@ -92,7 +83,7 @@ def replace(engines: list[Engine], reason: str) -> Outcome:
         try:
             delete_engine(engine, reason)  # ends its streams with `reason` before the container dies
             new = provision_engine(request)
-        except REPLACE_ERRORS as exc:
+        except OrchestratorError as exc:  # the next tick tries again
             log.warning("could not replace engine %s (%s): %s", engine.container_name, reason, exc)
             outcome.failed.append(f"{engine.container_name}: {exc}")
             break  # retiring more engines now would only lower the count; the next tick retries

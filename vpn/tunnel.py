@@ -1,40 +1,37 @@
-"""Where new engines go: on the default network, or inside Gluetun's network namespace."""
+"""Where new engines go: on the default network, or inside Gluetun's network namespace.
 
-from dataclasses import dataclass
+Answers two of the engines app's hooks (registered in VpnConfig.ready()): `placement` for a new
+engine, and `vpn_blocked`, the VPN's reason provisioning is blocked, for the gate.
+"""
 
+from engines.gate import Blocked, ProvisioningBlocked
+from engines.hooks import Placement
 from orchestrator_site.config import conf
 
 from .models import VpnState
 
-
-class TunnelDown(Exception):
-    pass
+RETRY_ETA_S = 60
 
 
-@dataclass(frozen=True)
-class Placement:
-    network_mode: str
-    parent_id: str
-    forwarded_port: int | None
-
-
-def _why_down(state: VpnState) -> str:
-    if state.last_check is None:
-        return "the VPN monitor has not checked Gluetun yet; retry in a few seconds"
-    if state.auth_error:
-        return "the Gluetun control server refused our API key (GLUETUN_API_KEY)"
-    return state.last_error or f"container {state.container_status}, health {state.health}"
-
-
-def placement() -> Placement | None:
-    """None without VPN; else where to start an engine, or `TunnelDown` at once when the
-    tunnel is not up (provisioning must never wait on a dead tunnel). Reads stored state only:
-    the monitor keeps it current."""
+def vpn_blocked() -> Blocked | None:
+    """None without VPN or with the tunnel up; reads stored state only (the monitor keeps it)."""
     if not conf().vpn_enabled:
         return None
     state = VpnState.stored()
-    if not state.is_up or not state.container_id:
-        raise TunnelDown(f"VPN is not connected: {_why_down(state)}")
+    if state.is_up and state.container_id:
+        return None
+    return Blocked("vpn_disconnected", "the VPN is not connected", RETRY_ETA_S,
+                   can_retry=True, should_wait=True, private=state.why_down())
+
+
+def placement() -> Placement | None:
+    """None without VPN; else where to start an engine, or ProvisioningBlocked at once when the
+    tunnel is not up (provisioning must never wait on a dead tunnel)."""
+    if problem := vpn_blocked():
+        raise ProvisioningBlocked(problem)
+    if not conf().vpn_enabled:
+        return None
+    state = VpnState.stored()
     return Placement(
         network_mode=f"container:{state.container_id}",
         parent_id=state.container_id,

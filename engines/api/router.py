@@ -1,18 +1,19 @@
 import time
 from collections import defaultdict
 from datetime import datetime
+from typing import Literal
 
 from django.db.models import Q
-from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from ninja import Body, Router
 from ninja.errors import HttpError
 from pydantic_core import to_json
 
-from engines import cleanup, docker_gateway, health, services
-from engines.models import Engine
+from engines import cleanup, docker_gateway, gate, health, services
+from engines.models import Engine, Fleet, Health, State
 from orchestrator_site import read_cache
 from orchestrator_site.config import conf
+from orchestrator_site.errors import Conflict, NotFound, Unavailable
 from orchestrator_site.metrics import record_provision_duration
 from orchestrator_site.rendering import json_answer, json_ready
 from streams.models import Stream
@@ -67,8 +68,9 @@ def engine_states(engines) -> list[dict]:
 
 
 def _listed_snapshot() -> list[tuple[dict, datetime | None]]:
-    """Each listed engine's state, ready to write, and the moment its idle time counts from."""
-    engines = list(Engine.objects.listed())
+    """Each listed engine's state, ready to write, and the moment its idle time counts from;
+    sorted by port (acexy breaks ties of its engine choice by list order)."""
+    engines = list(Engine.objects.listed().order_by("host_http_port", "container_name"))
     states = json_ready(list[schemas.EngineState], engine_states(engines))
     return [(state, None if state["streams"] else engine.idle_since or engine.first_seen)
             for state, engine in zip(states, engines, strict=True)]
@@ -83,9 +85,11 @@ def listed_engine_states() -> list[dict]:
 
 
 def _find_engine(container_id: str) -> Engine:
-    return get_object_or_404(
-        Engine.objects.listed(), Q(container_id=container_id) | Q(container_name=container_id)
-    )
+    engine = Engine.objects.listed().filter(
+        Q(container_id=container_id) | Q(container_name=container_id)).first()
+    if engine is None:
+        raise NotFound(f"no engine {container_id[:200]!r}")
+    return engine
 
 
 @router.post("/provision/acestream", response=schemas.ProvisionAcestreamOut)
@@ -179,6 +183,84 @@ def scale(request, demand: int):
     if demand < 0:
         raise HttpError(422, "demand must be 0 or more")
     return {"scaled_to": services.scale_to(demand)}
+
+
+# Docker takes a second or two per stats sample; asked at once, the whole answer takes that long.
+STATS_DEADLINE_S = 5.0
+
+
+def _sample_fields(sample: docker_gateway.ContainerStats) -> dict:
+    return {name: getattr(sample, name) for name in schemas.EngineStatsOut.model_fields}
+
+
+@router.get("/engines/stats/total", response=schemas.EngineStatsTotalOut)
+def engines_stats_total(request):
+    """CPU, memory, network and block I/O of every managed engine, summed (one `docker stats`
+    sample each, asked at once; an engine that does not answer in time is listed as missing)."""
+    engines = {engine.container_id: engine.container_name
+               for engine in Engine.objects.managed().listed()}
+    samples = docker_gateway.container_stats(list(engines), STATS_DEADLINE_S)
+    answered = [sample for sample in samples.values() if sample is not None]
+    total = {f"total_{name}": sum(getattr(sample, name) for sample in answered)
+             for name in ("cpu_percent", "memory_usage", "network_rx_bytes", "network_tx_bytes",
+                          "block_read_bytes", "block_write_bytes")}
+    total["total_cpu_percent"] = round(total["total_cpu_percent"], 2)
+    return {**total, "container_count": len(answered),
+            "missing": sorted(engines[cid] for cid, sample in samples.items() if sample is None)}
+
+
+@router.get("/engines/{container_id}/stats", response=schemas.EngineStatsOut)
+def engine_stats(request, container_id: str):
+    """One `docker stats` sample of an engine's container: CPU, memory, network, block I/O."""
+    engine = _find_engine(container_id)
+    if not engine.managed:
+        raise Conflict(f"{engine.container_name} is an engine of a proxy's own: it has no container here")
+    sample = docker_gateway.container_stats([engine.container_id], STATS_DEADLINE_S)[engine.container_id]
+    if sample is None:
+        raise Unavailable(f"Docker gave no stats for {engine.container_name} within {STATS_DEADLINE_S} s")
+    return _sample_fields(sample)
+
+
+@router.get("/health/status", response=schemas.HealthStatusOut)
+def health_status(request):
+    """The engines' health and what may stop new ones: the breaker on engine starts and the
+    gate's blocking reason (if any)."""
+    cfg = conf()
+    engines = list(Engine.objects.listed().values_list("health_status", "health_failures", "managed",
+                                                       "state"))
+    fleet = Fleet.stored()
+    blocked = gate.blocked(fleet)
+    return {
+        "total_engines": len(engines),
+        "healthy_engines": sum(health == Health.HEALTHY for health, *_ in engines),
+        "unhealthy_engines": sum(health == Health.UNHEALTHY for health, *_ in engines),
+        "unknown_engines": sum(health == Health.UNKNOWN for health, *_ in engines),
+        "marked_for_replacement": sum(
+            managed and state == State.RUNNING and failures >= cfg.HEALTH_FAILURE_THRESHOLD
+            for _, failures, managed, state in engines),
+        "minimum_required": cfg.MIN_REPLICAS,
+        "health_check_interval": cfg.HEALTH_CHECK_INTERVAL_S,
+        "circuit_breakers": {"general": {
+            "state": fleet.breaker_state(),
+            "failure_count": fleet.start_failures,
+            "failure_threshold": cfg.PROVISION_FAILURE_THRESHOLD,
+            "last_failure_time": fleet.last_start_failure_at,
+            "last_failure": fleet.last_start_failure,
+            "last_success_time": fleet.last_start_success_at,
+            "recovery_timeout": cfg.PROVISION_COOLDOWN_S,
+            "opened_at": fleet.breaker_opened_at,
+        }},
+        "provisioning_blocked": blocked.details() if blocked else None,
+    }
+
+
+@router.post("/health/circuit-breaker/reset", response=schemas.BreakerResetOut)
+def reset_circuit_breaker(request, operation_type: Literal["general", "all"] | None = None):
+    """Close the breaker on engine starts by hand (it also closes by itself after a start that
+    works). There is one breaker, `general`; `all` is accepted as the original's word for it."""
+    gate.reset_breaker()
+    return {"message": "Circuit breaker reset successfully",
+            "circuit_breaker_state": Fleet.stored().breaker_state()}
 
 
 @router.post("/gc", response=schemas.StatusOut)

@@ -85,3 +85,65 @@ class ScaledOut(Schema):
 
 class StatusOut(Schema):
     status: str
+
+
+class EngineStatsOut(Schema):
+    """One `docker stats` sample of an engine's container."""
+
+    container_id: str
+    cpu_percent: float
+    memory_usage: int
+    memory_limit: int
+    memory_percent: float
+    network_rx_bytes: int
+    network_tx_bytes: int
+    block_read_bytes: int
+    block_write_bytes: int
+
+
+class EngineStatsTotalOut(Schema):
+    total_cpu_percent: float
+    total_memory_usage: int
+    total_network_rx_bytes: int
+    total_network_tx_bytes: int
+    total_block_read_bytes: int
+    total_block_write_bytes: int
+    container_count: int
+    # Engines whose sample did not come within the deadline (not in the totals).
+    missing: list[str]
+
+
+class CircuitBreakerOut(Schema):
+    state: str
+    failure_count: int
+    failure_threshold: int
+    last_failure_time: datetime | None
+    last_failure: str
+    last_success_time: datetime | None
+    recovery_timeout: int
+    opened_at: datetime | None
+
+
+class BlockedOut(Schema):
+    code: str
+    message: str
+    recovery_eta_seconds: int | None
+    can_retry: bool
+    should_wait: bool
+
+
+class HealthStatusOut(Schema):
+    total_engines: int
+    healthy_engines: int
+    unhealthy_engines: int
+    unknown_engines: int
+    marked_for_replacement: int
+    minimum_required: int
+    health_check_interval: int
+    circuit_breakers: dict[str, CircuitBreakerOut]
+    provisioning_blocked: BlockedOut | None
+
+
+class BreakerResetOut(Schema):
+    message: str
+    circuit_breaker_state: str

@@ -7,9 +7,10 @@ from ninja import Router
 from ninja.errors import HttpError
 
 from orchestrator_site import read_cache
+from orchestrator_site.errors import Conflict, NotFound, Unavailable
 from orchestrator_site.rendering import json_answer, render_json, typed_json
-from streams import services
-from streams.models import Stream
+from streams import engine_calls, services
+from streams.models import Stream, StreamStatus
 
 from . import schemas
 
@@ -58,12 +59,45 @@ def _parse_since(raw: str) -> datetime:
     return moment if timezone.is_aware(moment) else moment.replace(tzinfo=UTC)
 
 
+def _stream(stream_id: str) -> Stream:
+    stream = Stream.objects.filter(pk=stream_id).first()
+    if stream is None:
+        raise NotFound(f"no stream {stream_id[:200]!r}")
+    return stream
+
+
+def _started_stream(stream_id: str) -> Stream:
+    stream = _stream(stream_id)
+    if stream.status != StreamStatus.STARTED:
+        raise Conflict(f"stream {stream_id[:200]!r} has ended ({stream.ended_reason or 'no reason'})")
+    return stream
+
+
 # `path:` lets ids of url-type keys (which contain `/`) reach the handler whole.
 @router.get("/streams/{path:stream_id}/stats", response=list[schemas.StatsOut])
 def stream_stats(request, stream_id: str, since: str | None = None):
     """Snapshots of one stream, oldest first (at most STATS_HISTORY_MAX)."""
     since_at = _parse_since(since) if since else None
-    stream = Stream.objects.filter(pk=stream_id).first()
-    if stream is None:
-        raise HttpError(404, f"no stream {stream_id[:200]!r}")
-    return typed_json(list[schemas.StatsOut], services.stats_history(stream, since_at))
+    return typed_json(list[schemas.StatsOut], services.stats_history(_stream(stream_id), since_at))
+
+
+@router.get("/streams/{path:stream_id}/livepos", response=schemas.LiveposOut, exclude_unset=True)
+def stream_livepos(request, stream_id: str):
+    """The live position the engine reports for a started stream, asked now (its stat URL)."""
+    stream = _started_stream(stream_id)
+    found, problem = engine_calls.live_position(stream.stat_url)
+    if found is None:
+        raise Unavailable(f"no live position for stream {stream_id[:200]!r}: {problem}")
+    return {"stream_id": stream.id, **found}
+
+
+@router.delete("/streams/{path:stream_id}", response=schemas.StreamStoppedOut)
+def stop_stream(request, stream_id: str):
+    """Stop a started stream on its engine (command_url?method=stop) and end it (`manual_stop`),
+    whether or not the engine confirms."""
+    stream = _started_stream(stream_id)
+    problem = services.stop_stream(stream)
+    stream.refresh_from_db()
+    return {"message": "Stream stopped successfully", "stream_id": stream.id,
+            "engine_confirmed": not problem, "problem": problem or None,
+            "stream": services.stream_with_latest_stats(stream)}

@@ -92,3 +92,31 @@ class StreamState(Schema):
 class StreamEndedOut(Schema):
     updated: bool
     stream: StreamState | None
+
+
+class StreamStoppedOut(Schema):
+    """The original's answer (`message`, `stream_id`), and whether the engine confirmed."""
+
+    message: str
+    stream_id: str
+    engine_confirmed: bool
+    problem: str | None
+    stream: StreamState
+
+
+class LivePosition(Schema):
+    """As the engine reports it: strings (epoch seconds or piece numbers, by engine version)."""
+
+    pos: str | None
+    live_first: str | None
+    live_last: str | None
+    first_ts: str | None
+    last_ts: str | None
+    buffer_pieces: str | None
+
+
+class LiveposOut(Schema):
+    stream_id: str
+    has_livepos: bool
+    is_live: bool
+    livepos: LivePosition | None = None

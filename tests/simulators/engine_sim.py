@@ -207,6 +207,16 @@ class Session:
             "total_progress": 0,
             "playback_session_id": self.id,
             "is_live": 1,
+            # As the engine reports it: strings, here epoch seconds of the live window.
+            "livepos": {
+                "pos": str(max(int(self.created), int(time.time()) - 2)),
+                "live_first": str(int(self.created)),
+                "live_last": str(int(time.time())),
+                "first_ts": str(int(self.created)),
+                "last_ts": str(int(time.time())),
+                "is_live": "1",
+                "buffer_pieces": "15",
+            },
         }
 
     def advance(self, now, packets_per_s, stalled, backlog):

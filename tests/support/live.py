@@ -91,6 +91,10 @@ class Orchestrator:
         self.wait_http(timeout)
         return self
 
+    def start_worker(self) -> None:
+        """The worker of an orchestrator started without it (`processes=("web",)`)."""
+        self._spawn("worker", background_commands(sys.executable)["worker"])
+
     def _spawn(self, name: str, argv: list[str], pass_fds: tuple[int, ...] = ()) -> None:
         self.children[name] = subprocess.Popen(
             argv, env=self.env, cwd=ROOT, stdout=self._log(name), stderr=subprocess.STDOUT,

@@ -1,6 +1,7 @@
 from ninja import Router
 
 from orchestrator_site.config import conf
+from orchestrator_site.errors import Conflict, Unavailable
 from vpn.models import VpnState, VpnTransition
 
 from . import schemas
@@ -39,3 +40,15 @@ def vpn_status(request):
         "last_error": state.last_error or None,
         "recent_transitions": list(VpnTransition.objects.all()[:RECENT_TRANSITIONS]),
     }
+
+
+@router.get("/vpn/publicip", response=schemas.PublicIpOut)
+def vpn_public_ip(request):
+    """The VPN's public IP as the monitor last read it from Gluetun."""
+    if not conf().vpn_enabled:
+        raise Conflict("VPN mode is off (GLUETUN_CONTAINER_NAME is not set): there is no VPN public IP")
+    state = VpnState.stored()
+    if not state.public_ip:
+        why = "Gluetun has not reported it" if state.is_up else state.why_down()
+        raise Unavailable(f"the VPN's public IP is not known yet: {why}")
+    return {"public_ip": state.public_ip, "last_check": state.last_check}

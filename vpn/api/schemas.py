@@ -24,3 +24,8 @@ class VpnStatusOut(Schema):
     container_id: str | None = None
     last_error: str | None = None
     recent_transitions: list[VpnTransitionOut] = []
+
+
+class PublicIpOut(Schema):
+    public_ip: str
+    last_check: datetime | None

@@ -12,9 +12,8 @@ from django.utils import timezone
 from pydantic import ValidationError
 
 from engines import docker_gateway
-from engines.services import AtCapacity, ProvisionConflict
+from orchestrator_site.errors import OrchestratorError
 from orchestrator_site.notify import wait_until_sent
-from vpn.tunnel import TunnelDown
 
 
 @contextmanager
@@ -25,7 +24,7 @@ def one_line_errors() -> Iterator[None]:
     announcing thread cannot send once the interpreter shuts down."""
     try:
         yield
-    except (docker_gateway.DockerError, AtCapacity, ProvisionConflict, TunnelDown) as exc:
+    except OrchestratorError as exc:
         raise CommandError(str(exc)) from None
     finally:
         wait_until_sent()
