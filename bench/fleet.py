@@ -1,6 +1,7 @@
 """Reading the fleet under load, and what the processes weigh.
 
-1. p50/p99 of `GET /engines` and `GET /streams?container_id=…&status=started` with 8 concurrent
+1. p50/p99 of `GET /engines`, `GET /streams?container_id=…&status=started` and
+   `GET /orchestrator/status` (which every acexy polls every 30 s) with 8 concurrent
    connections (wrk, after a 3 s warm-up) at 50 engines and 500 started streams, against the same
    reads of an empty fleet; with one web process (the default), then with WEB_PROCESSES=2.
 2. Memory of web and worker at 100 engines, one web process: RSS summed over each process tree,
@@ -69,7 +70,8 @@ def read_latencies(orchestrator: Orchestrator, engines: list[dict]) -> dict[str,
     generator, so the client does not compete with the server for Python's GIL."""
     container_id = engines[0]["container_id"] if engines else "none"
     paths = {"engines": "/engines",
-             "streams": f"/streams?container_id={container_id}&status=started"}
+             "streams": f"/streams?container_id={container_id}&status=started",
+             "status": "/orchestrator/status"}
     found = {}
     for kind, path in paths.items():
         outputs = [subprocess.run(
@@ -133,7 +135,8 @@ def main() -> list[Row]:
                 client.delete(f"/containers/{engine['container_id']}")
     rows = []
     for kind, path in (("engines", "GET /engines"),
-                       ("streams", "GET /streams?container_id&status=started")):
+                       ("streams", "GET /streams?container_id&status=started"),
+                       ("status", "GET /orchestrator/status")):
         for processes, found in loaded.items():
             where = f"50 engines/500 streams, 8 clients, {processes} web process" + (
                 "es" if processes > 1 else "")

@@ -207,12 +207,17 @@ def refresh_image() -> None:
         pass
 
 
+def pull_backoff_s(failures: int) -> int:
+    """How long after its `failures`-th failed pull in a row the engine image is pulled again."""
+    return min(PULL_BACKOFF_MAX_S, PULL_BACKOFF_FIRST_S * 2 ** (failures - 1))
+
+
 def _pull_failed(image: str, error: str) -> Fleet:
     Counter.add("orch_image_pulls_total", result="failed")
     with transaction.atomic():
         fleet = Fleet.locked()
         failures = fleet.image_pull_failures + 1 if fleet.image == image else 1
-        wait = min(PULL_BACKOFF_MAX_S, PULL_BACKOFF_FIRST_S * 2 ** (failures - 1))
+        wait = pull_backoff_s(failures)
         was_missing = fleet.image_missing and fleet.image == image
         fleet.image, fleet.image_missing, fleet.image_error = image, True, error[:500]
         fleet.image_pull_failures = failures
