@@ -206,6 +206,24 @@ def _optional(raw: str) -> str | None:
     return raw.strip() or None
 
 
+DATABASE_SCHEMES = ("sqlite", "postgres", "postgresql", "pgsql")
+
+
+def _parse_database_url(name: str, raw: str) -> str | None:
+    """SQLite (a file: several processes share it) or PostgreSQL; the databases the tests run on."""
+    url = raw.strip()
+    if not url:
+        return None
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.lower() not in DATABASE_SCHEMES:
+        raise ConfigError(f"{name}={scheme + sep!r}... is not supported: use sqlite:////path/to/file "
+                          "or postgres://user:password@host/database")
+    if scheme.lower() == "sqlite" and rest.strip("/") in ("", ":memory:"):
+        raise ConfigError(f"{name}={url!r} is an in-memory database, which the web and the worker "
+                          "cannot share: give a file, e.g. sqlite:////srv/orch/db.sqlite3")
+    return url
+
+
 _PARSERS = {
     "int": _parse_int,
     "float": _parse_float,
@@ -225,6 +243,8 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
         kind = spec.type
         if name == "CONTAINER_LABEL":
             values[name] = _parse_label(name, raw)
+        elif name == "DATABASE_URL":
+            values[name] = _parse_database_url(name, raw)
         elif name == "DATA_DIR":
             values[name] = Path(raw).expanduser().resolve()
         elif kind == "tuple[str, ...]":

@@ -19,3 +19,17 @@ def body_size_limit(get_response):
         return get_response(request)
 
     return middleware
+
+
+def refuse_nul_bytes(get_response):
+    """A NUL in the path or query string is never a valid id, key or label, and PostgreSQL
+    refuses it in any text it is compared with (a 500 there): answer 400 before any view runs."""
+
+    def middleware(request):
+        if "\x00" in request.path or "%00" in request.META.get("QUERY_STRING", "") or any(
+                "\x00" in value for values in request.GET.lists() for value in values[1]):
+            return JsonResponse({"detail": "NUL bytes are not allowed in the path or the query "
+                                           "string"}, status=400)
+        return get_response(request)
+
+    return middleware

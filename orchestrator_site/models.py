@@ -7,7 +7,7 @@ import time
 from contextlib import contextmanager
 from datetime import timedelta
 
-from django.db import connections, models, router, transaction
+from django.db import IntegrityError, connections, models, router, transaction
 from django.utils import timezone
 
 
@@ -107,17 +107,23 @@ class Lease(models.Model):
 
     @classmethod
     def acquire(cls, name: str, holder: str, seconds: float) -> bool:
+        """Take or renew the lease. The row is locked while it is judged (SELECT ... FOR UPDATE
+        on PostgreSQL; SQLite's write transaction does the same), and two processes creating it
+        at once meet the primary key: exactly one of them holds it."""
         now = timezone.now()
         expires = now + timedelta(seconds=seconds)
-        with transaction.atomic():
-            lease = cls.objects.filter(name=name).first()
-            if lease is None:
-                cls.objects.create(name=name, holder=holder, expires_at=expires)
-                return True
-            if lease.holder == holder or lease.expires_at < now or _holder_is_gone(lease.holder):
-                cls.objects.filter(name=name).update(holder=holder, expires_at=expires)
-                return True
-            return False
+        try:
+            with transaction.atomic():
+                lease = cls.objects.select_for_update().filter(name=name).first()
+                if lease is None:
+                    cls.objects.create(name=name, holder=holder, expires_at=expires)
+                    return True
+                if lease.holder == holder or lease.expires_at < now or _holder_is_gone(lease.holder):
+                    cls.objects.filter(name=name).update(holder=holder, expires_at=expires)
+                    return True
+                return False
+        except IntegrityError:
+            return False  # created by another process at the same moment
 
     @classmethod
     def release(cls, name: str, holder: str) -> None:

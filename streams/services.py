@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
@@ -71,17 +71,24 @@ def _external_engine(event: StreamStartedIn, now: datetime) -> Engine:
             f"your own are accepted only on {', '.join(sorted(conf().external_engine_hosts))} "
             "(EXTERNAL_ENGINE_HOSTS)")
     container_id = event.container_id or f"external-{host}-{event.engine.port}"
-    return Engine.objects.create(
-        container_id=container_id,
-        container_name=container_id,
-        host=host,
-        host_http_port=event.engine.port,
-        container_http_port=event.engine.port,
-        managed=False,
-        state=State.RUNNING,
-        first_seen=now,
-        last_seen=now,
-    )
+    try:
+        # A savepoint: two processes recording the same new engine at once meet the unique
+        # columns, and the loser takes the winner's row (on PostgreSQL an error would otherwise
+        # abort the whole event's transaction).
+        with transaction.atomic():
+            return Engine.objects.create(
+                container_id=container_id,
+                container_name=container_id,
+                host=host,
+                host_http_port=event.engine.port,
+                container_http_port=event.engine.port,
+                managed=False,
+                state=State.RUNNING,
+                first_seen=now,
+                last_seen=now,
+            )
+    except IntegrityError:
+        return Engine.objects.get(container_id=container_id)
 
 
 def check_engine_url(url: str, field: str, engine: Engine) -> None:

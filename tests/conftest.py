@@ -7,6 +7,7 @@ from django.conf import settings
 from django.test import Client
 
 from tests import environment
+from tests.support import postgres
 from tests.support.images import engine_sim_image, gluetun_sim_image
 
 API_KEY = environment.TEST_ENV["API_KEY"]
@@ -34,6 +35,16 @@ def _remove_orphans_of_dead_runs(client) -> None:
                 container.remove(force=True)
             except docker.errors.APIError:  # already gone, or being removed
                 pass
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings():
+    """On PostgreSQL the run's test database is named after the run, so concurrent runs on one
+    server never share it (SQLite's lives in the run's own data folder)."""
+    if postgres.server_url():
+        postgres.drop_orphans()
+        settings.DATABASES["default"].setdefault("TEST", {})["NAME"] = postgres.database_name(
+            environment.RUN_ID, "test")
 
 
 @pytest.fixture(scope="session")
@@ -113,3 +124,9 @@ class ApiClient:
 @pytest.fixture
 def api(db):
     return ApiClient()
+
+
+sqlite_only = pytest.mark.skipif(postgres.server_url() is not None,
+                                 reason="about SQLite itself; this run uses PostgreSQL")
+postgres_only = pytest.mark.skipif(postgres.server_url() is None,
+                                   reason="needs PostgreSQL (TEST_DATABASE_URL); this run uses SQLite")

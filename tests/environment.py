@@ -47,6 +47,10 @@ TEST_ENV = {
     "ADMIN_USERNAME": "admin",
     "ADMIN_PASSWORD": "admin-pass-for-tests",
 }
+# TEST_DATABASE_URL=postgres://... runs the tests on that PostgreSQL server instead of SQLite
+# (tests/support/postgres.py gives each test run and each live orchestrator a database of its own).
+if os.environ.get("TEST_DATABASE_URL"):
+    TEST_ENV["DATABASE_URL"] = os.environ["TEST_DATABASE_URL"]
 for _name in ("GLUETUN_CONTAINER_NAME", "GLUETUN_API_URL", "REDIS_URL", "DATABASE_URL",
               "METRICS_TOKEN"):
     os.environ.pop(_name, None)

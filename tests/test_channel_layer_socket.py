@@ -3,20 +3,17 @@ socket served by daphne in another, through the embedded SQLite layer and throug
 without a staff session or from a foreign origin are refused."""
 
 import json
-import shutil
-import subprocess
 import threading
 import time
 
-import httpx
 import pytest
 from websockets.exceptions import InvalidStatus
-from websockets.sync.client import connect
 
-from tests import environment
-from tests.support.live import Orchestrator, free_port
+from tests.support.live import Orchestrator
+from tests.support.sockets import open_socket, staff_cookie
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
+pytest_plugins = ["tests.support.redis"]
 
 # The first announcement of a process also opens its layer connection; the second is timed.
 ANNOUNCE = (
@@ -26,29 +23,6 @@ ANNOUNCE = (
     "notify('engine', action='added', engine={name!r})\n"
     "assert wait_until_sent()\n"
 )
-
-
-def session_cookie(base_url: str, username: str, password: str) -> str:
-    """Log in through Django's admin form, as a person does; returns the Cookie header."""
-    with httpx.Client(base_url=base_url, timeout=10) as client:
-        client.get("/admin/login/")
-        response = client.post("/admin/login/?next=/panel", data={
-            "username": username, "password": password, "next": "/panel",
-            "csrfmiddlewaretoken": client.cookies["csrftoken"],
-        })
-        assert response.status_code == 302, response.text[:500]
-        return "; ".join(f"{name}={value}" for name, value in client.cookies.items())
-
-
-def open_socket(orch: Orchestrator, cookie: str | None = None, origin: str | None = None):
-    headers = {"Cookie": cookie} if cookie else {}
-    return connect(f"ws://127.0.0.1:{orch.port}/ws/fleet", origin=origin or orch.base_url,
-                   additional_headers=headers, proxy=None, open_timeout=10)
-
-
-def staff_cookie(orch: Orchestrator) -> str:
-    return session_cookie(orch.base_url, environment.TEST_ENV["ADMIN_USERNAME"],
-                          environment.TEST_ENV["ADMIN_PASSWORD"])
 
 
 def receive_announcement(orch: Orchestrator, name: str) -> float:
@@ -73,21 +47,6 @@ def embedded():
     orch.start()
     yield orch
     orch.stop()
-
-
-@pytest.fixture(scope="module")
-def redis_url():
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not installed (apt-get install redis-server)")
-    port = free_port()
-    server = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    yield f"redis://127.0.0.1:{port}/0"
-    server.terminate()
-    server.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")

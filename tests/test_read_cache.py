@@ -11,9 +11,11 @@ from django.utils import timezone
 
 from engines.models import Engine
 from orchestrator_site import read_cache
+from tests.conftest import sqlite_only
+from tests.support.events import wait_for
 from tests.support.stream_events import engine_record
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), sqlite_only]
 
 
 class CountingBuild:
@@ -92,7 +94,8 @@ def test_get_engines_shows_another_process_write_at_once(api):
 def test_reused_engine_list_still_counts_idle_time_to_now(api):
     engine_record(20001, idle_since=timezone.now() - timedelta(seconds=30))
     first = api.get("/engines").json()[0]["idle_seconds"]
-    time.sleep(0.3)
-    second = api.get("/engines").json()[0]["idle_seconds"]
+    # The same cached read, answered later: the idle time has grown (counted to each answer).
+    second = wait_for(lambda: (idle := api.get("/engines").json()[0]["idle_seconds"]) > first
+                      and idle, timeout=5, interval=0.05)
 
-    assert 30 <= first < second < 32
+    assert 30 <= first < second < 36

@@ -146,3 +146,11 @@ def test_since_unparsable(api, engine, since):
 
 def test_stats_of_unknown_stream(api):
     assert_refused(api.get("/streams/nope|nothing/stats"), status=404, mentions="nope")
+
+
+@pytest.mark.parametrize("path", ["/streams?container_id=a%00b", "/engines/a%00b",
+                                  "/streams/k%00x/stats", "/by-label?key=a&value=%00"])
+def test_nul_bytes_in_the_path_or_query_are_refused_before_any_view(api, path):
+    response = api.get(path)
+    assert response.status_code == 400
+    assert "NUL" in response.json()["detail"]

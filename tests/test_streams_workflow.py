@@ -1,13 +1,12 @@
 """acexy's workflow end to end against a simulator engine: provision → play with format=json →
 stream_started → snapshots → stream_ended → the idle engine is removed after the grace period."""
 
-import time
-
 import httpx
 import pytest
 
 from engines import health
 from streams.collector import collect_pass
+from tests.support.events import wait_for
 from tests.support.stream_events import acexy_started, play
 
 pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]
@@ -34,7 +33,6 @@ def test_proxy_workflow(api, fleet, orch):
                    ).json()[0]["id"] == stream_id
 
     assert collect_pass().stored == 1
-    time.sleep(0.2)
     assert collect_pass().stored == 1
     stats = api.get(f"/streams/{stream_id}/stats").json()
     assert len(stats) == 2
@@ -52,9 +50,9 @@ def test_proxy_workflow(api, fleet, orch):
     # The proxy stops the engine's session, as acexy does when its player leaves.
     httpx.get(session["command_url"], params={"method": "stop"}, timeout=5)
 
-    time.sleep(1.2)
-    assert api.post("/gc").json() == {"status": "ok"}
-    assert api.get("/engines").json() == []
+    # Once the grace period of 1 s has run out, the cleanup pass removes it.
+    wait_for(lambda: api.post("/gc").json() == {"status": "ok"} and api.get("/engines").json() == [],
+             timeout=15, interval=0.2)
     assert not fleet.containers.list(all=True, filters={"id": engine["container_id"]})
     # The stream and its history outlive the engine.
     assert api.get("/streams?status=ended").json()[0]["id"] == stream_id

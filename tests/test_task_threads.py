@@ -85,10 +85,16 @@ def test_tasks_wait_in_the_broker_while_every_worker_is_busy(running):
     release.clear()
     blocking = async_task("tests.test_task_threads.wait_for_release")
     others = [async_task("tests.test_task_threads.double", number) for number in range(4)]
-    time.sleep(2)  # the pusher polls every 0.5 s
-    taken = OrmQ.objects.filter(lock__gt=timezone.now()).count()
+    def taken() -> int:
+        return OrmQ.objects.filter(lock__gt=timezone.now()).count()
+
+    wait_for(lambda: taken() == 3, timeout=10)
+    # Watched for 2 s, four polls of the pusher (every 0.5 s): it never takes a fourth task.
+    deadline = time.monotonic() + 2
+    while time.monotonic() < deadline:
+        assert taken() == 3
+        time.sleep(0.1)
     release.set()
-    assert taken == 3
     assert saved_result(blocking).result is True
     assert [saved_result(task).result for task in others] == [0, 2, 4, 6]
 

@@ -38,7 +38,7 @@ def stream_ended(request, body: schemas.StreamEndedIn):
 
 @router.get("/streams", response=list[schemas.StreamState])
 def list_streams(request, status: Literal["started", "ended"] | None = None,
-                 container_id: str | None = None):
+                 container_id: schemas.ContainerRef | None = None):
     return json_answer(read_cache.reuse(
         ("streams", status, container_id),
         lambda: render_json(list[schemas.StreamState],

@@ -27,7 +27,6 @@ def test_admin_provision_button_starts_an_engine(open_page, fleet, live):
 
 def test_engine_list_follows_the_fleet(open_page, api, fleet):
     page = open_page(ENGINES)
-    page.wait_for_function("document.readyState === 'complete'")
-    page.wait_for_timeout(500)  # the list's socket is open
+    page.wait_for_selector("html[data-live=open]", state="attached")  # the list's socket is open
     engine = provision(api, wait_ready=False)
     engine_link(page, engine["container_name"]).wait_for(timeout=10_000)

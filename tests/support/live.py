@@ -20,6 +20,7 @@ import httpx
 
 from orchestrator_site.processes import MANAGE, background_commands, web_processes
 from tests import environment
+from tests.support import postgres
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -27,18 +28,35 @@ DATABASE_FILES = ("orchestrator.sqlite3", "channels.sqlite3")
 _template: Path | None = None
 
 
+def _migrate(database: str, data_dir: Path, **env: str) -> None:
+    subprocess.run([sys.executable, MANAGE, "migrate", "--database", database, "--no-input", "-v0"],
+                   env={**os.environ, **environment.TEST_ENV, "DATA_DIR": str(data_dir), **env},
+                   cwd=ROOT, check=True, timeout=300)
+
+
 def _migrated_template() -> Path:
     """Databases migrated once per test process and copied for each orchestrator: a migrate
-    costs seconds, a copy milliseconds."""
+    costs seconds, a copy milliseconds. On PostgreSQL the SQLite file here is only the channel
+    layer's; the fleet's database is copied on the server (tests/support/postgres.py)."""
     global _template
     if _template is None:
         folder = Path(tempfile.mkdtemp(prefix="template-", dir=environment.DATA_DIR))
-        env = {**os.environ, **environment.TEST_ENV, "DATA_DIR": str(folder)}
-        for database in ("default", "channels"):
-            subprocess.run([sys.executable, MANAGE, "migrate", "--database", database,
-                            "--no-input", "-v0"], env=env, cwd=ROOT, check=True, timeout=300)
+        for database in ("channels",) if postgres.server_url() else ("default", "channels"):
+            _migrate(database, folder)
         _template = folder
     return _template
+
+
+_databases: dict[str, str] = {}
+
+
+def _database_of(data_dir: str) -> str:
+    """On PostgreSQL, the database of the orchestrator using `data_dir` (a restarted one uses
+    the same folder, and so the same database)."""
+    if data_dir not in _databases:
+        _databases[data_dir] = postgres.live_database(
+            environment.RUN_ID, lambda url: _migrate("default", Path(data_dir), DATABASE_URL=url))
+    return _databases[data_dir]
 
 
 def free_port() -> int:
@@ -58,6 +76,8 @@ class Orchestrator:
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="live-", dir=environment.DATA_DIR)
         self.env = {**os.environ, **environment.TEST_ENV, "DATA_DIR": self.data_dir,
                     "PYTHONUNBUFFERED": "1", **(env or {})}
+        if postgres.server_url() and "DATABASE_URL" not in (env or {}):
+            self.env["DATABASE_URL"] = _database_of(self.data_dir)
         self.processes = processes
         self.children: dict[str, subprocess.Popen] = {}
         self.api_key = self.env["API_KEY"]
@@ -71,9 +91,11 @@ class Orchestrator:
 
     def prepare(self, migrate: bool = True) -> None:
         """The migrated databases and the schedules, as `runorchestrator` leaves them."""
-        if migrate and not (Path(self.data_dir) / DATABASE_FILES[0]).exists():
+        if migrate and not (Path(self.data_dir) / DATABASE_FILES[1]).exists():
+            template = _migrated_template()
             for name in DATABASE_FILES:
-                shutil.copy(_migrated_template() / name, Path(self.data_dir) / name)
+                if (template / name).exists():
+                    shutil.copy(template / name, Path(self.data_dir) / name)
         self.manage("setupfleet")
 
     def start(self, migrate: bool = True, timeout: float = 60) -> Orchestrator:

@@ -46,6 +46,7 @@
       // Back after a drop: whatever changed meanwhile was not announced to this page.
       if (attempt > 0) changed();
       attempt = 0;
+      document.documentElement.dataset.live = "open";
     };
     socket.onmessage = (event) => {
       try {
@@ -55,6 +56,7 @@
       }
     };
     socket.onclose = () => {
+      delete document.documentElement.dataset.live;
       attempt += 1;
       setTimeout(connect, Math.min(30000, 1000 * 2 ** Math.min(attempt, 5)));
     };
