@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCHES = ["provision", "gate", "stats", "health", "vpn", "panel", "fleet", "events"]
+BENCHES = ["provision", "gate", "stats", "health", "vpn", "panel", "fleet", "events", "databases"]
 
 
 def run(names: list[str]) -> tuple[list[dict], dict[str, float]]:
