@@ -23,8 +23,8 @@ def main() -> list[Row]:
     from django.conf import settings
     from django.utils import timezone
 
+    from core.models import Counter
     from engines import gate
-    from orchestrator_site.models import Counter
 
     settings.ORCH = dataclasses.replace(settings.ORCH, TARGET_IMAGE="orch-bench/missing-engine:never")
     start = timezone.now()

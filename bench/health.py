@@ -56,11 +56,11 @@ def setup_django(engines: int) -> None:
 def provision(count: int) -> list:
     from django.db import connection
 
-    from engines import services
+    from engines import provisioning
 
     def one(_):
         try:
-            return services.provision_engine()
+            return provisioning.provision_engine()
         finally:
             connection.close()
 
@@ -129,8 +129,8 @@ def bench_pass(engines: list, hung_count: int) -> dict[str, float]:
     engine healthy, then with `hung_count` of them hanging."""
     import httpx
 
+    from core.config import conf
     from engines import health
-    from orchestrator_site.config import conf
 
     timeout = conf().HEALTH_CHECK_TIMEOUT_S
 
@@ -168,8 +168,8 @@ def bench_pass(engines: list, hung_count: int) -> dict[str, float]:
 
 
 def remove_containers() -> None:
+    from core.config import conf
     from engines import docker_gateway
-    from orchestrator_site.config import conf
 
     for view in docker_gateway.list_containers(conf().CONTAINER_LABEL):
         docker_gateway.remove_container(view.id, stop_timeout=1)
@@ -184,7 +184,7 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--hung", type=int, default=10, help="engines hanging in the hung pass")
     args = parser.parse_args(argv)
     setup_django(args.engines)
-    from orchestrator_site.config import conf
+    from core.config import conf
 
     cfg = conf()
     try:

@@ -12,7 +12,7 @@ STATS_HISTORY_MAX, so every pass also trims: the steady state of a fleet that ha
 Figures:
 1. one collect_pass() with every request at once, median and worst of --passes, against
    COLLECT_INTERVAL_S (goal ratio <= 0.5): the work a pass is.
-2. CPU time of this process while the worker's loop (orchestrator_site.loops.run_every) runs the
+2. CPU time of this process while the worker's loop (core.loops.run_every) runs the
    collector's paced pass (requests spread over COLLECT_SPREAD of the interval) every
    COLLECT_INTERVAL_S for --seconds, as a share of one core (goal <= 0.25), and how long those
    passes took (goal: within the interval).
@@ -58,12 +58,12 @@ def setup_django(engines: int) -> None:
 def provision(count: int) -> list:
     from django.db import connection
 
-    from engines import health, services
+    from engines import health, provisioning
 
     def one(_):
         try:
-            engine = services.provision_engine()
-            reason = health.wait_until_ready(engine.host, engine.port, 30)
+            engine = provisioning.provision_engine()
+            reason = health.poll_get_status(engine.host, engine.port, 30)
             if reason:
                 raise RuntimeError(f"{engine.container_name} not ready: {reason}")
             return engine
@@ -110,7 +110,7 @@ def fill_histories() -> int:
     from django.db import connection, transaction
     from django.utils import timezone
 
-    from orchestrator_site.config import conf
+    from core.config import conf
     from streams.models import StatSnapshot, Stream
 
     keep = conf().STATS_HISTORY_MAX
@@ -144,8 +144,8 @@ def check_served(passes: list) -> list:
 
 def collector_cpu_share(seconds: float) -> tuple[float, list]:
     """CPU of this whole process (every thread) while the worker's loop runs the collector."""
-    from orchestrator_site.loops import run_every
-    from orchestrator_site.models import JobRun
+    from core.loops import run_every
+    from core.models import JobRun
     from streams.collector import paced_pass
 
     passes = []
@@ -202,7 +202,7 @@ def main() -> list[Row]:
         remove_containers()
         shutil.rmtree(environment.DATA_DIR, ignore_errors=True)
     seconds = [summary.seconds for summary in passes]
-    from orchestrator_site.config import conf
+    from core.config import conf
 
     spread = conf().COLLECT_SPREAD
     rows = [

@@ -2,15 +2,14 @@
 through the same services as the API (provision, stop and remove, check health)."""
 
 from django.contrib import admin, messages
-from django.db.models import Count, Q
 from django.http import HttpResponseNotAllowed
 from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from orchestrator_site.errors import OrchestratorError
+from core.errors import OrchestratorError
 
-from . import docker_gateway, health, services
+from . import docker_gateway, health, hooks, lifecycle, provisioning
 from .models import Engine, Health
 
 HEALTH_COLOURS = {Health.HEALTHY: "#2e9e48", Health.UNHEALTHY: "#d1372e", Health.UNKNOWN: "#8b949e"}
@@ -45,9 +44,7 @@ class EngineAdmin(admin.ModelAdmin):
     )
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(
-            started_streams=Count("streams", filter=Q(streams__status="started"))
-        )
+        return super().get_queryset(request).annotate(started_streams=hooks.started_stream_count())
 
     @admin.display(description="health", ordering="health_status")
     def health(self, engine):
@@ -82,7 +79,7 @@ class EngineAdmin(admin.ModelAdmin):
             messages.error(request, "You may not provision engines.")
         else:
             try:
-                engine = services.provision_engine()
+                engine = provisioning.provision_engine()
             except OrchestratorError as exc:
                 messages.error(request, f"Could not provision an engine: {exc}")
             else:
@@ -107,7 +104,7 @@ class EngineAdmin(admin.ModelAdmin):
 
     def _stop_and_remove(self, request, engine):
         try:
-            services.delete_engine(engine, reason="engine_deleted")
+            lifecycle.delete_engine(engine, reason="engine_deleted")
         except docker_gateway.DockerUnavailable as exc:
             messages.error(request, f"{engine.container_name} was not removed: {exc}")
 

@@ -12,10 +12,10 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
-from orchestrator_site.config import conf
-from orchestrator_site.models import Lease
+from core.config import conf
+from core.models import Lease
 
-from . import services
+from . import lifecycle
 from .models import Engine, State
 
 log = logging.getLogger(__name__)
@@ -24,39 +24,31 @@ log = logging.getLogger(__name__)
 CLEANUP_LEASE_S = 300
 
 
-def idle_deadline(engine: Engine) -> datetime:
-    cfg = conf()
-    if engine.last_stream_usage is None:
-        return engine.first_seen + timedelta(seconds=cfg.IDLE_TTL_S)
-    idle_from = engine.idle_since or engine.last_stream_usage
-    return idle_from + timedelta(seconds=cfg.ENGINE_GRACE_PERIOD_S)
-
-
 def expired_idle_engines(now: datetime | None = None) -> list[Engine]:
     """Running managed engines without a started stream whose clock ran out, longest expired first."""
     now = now or timezone.now()
-    idle = services.idle_engines().filter(state=State.RUNNING)
-    return sorted((engine for engine in idle if idle_deadline(engine) <= now), key=idle_deadline)
+    idle = Engine.objects.managed().idle().filter(state=State.RUNNING)
+    return sorted((engine for engine in idle if engine.idle_deadline() <= now),
+                  key=Engine.idle_deadline)
 
 
 def _still_expired(engine: Engine, now: datetime) -> bool:
     """Asked again right before removing: a proxy may have started a stream on it meanwhile."""
-    fresh = services.idle_engines().filter(pk=engine.pk, state=State.RUNNING).first()
-    return fresh is not None and idle_deadline(fresh) <= now
+    fresh = Engine.objects.managed().idle().filter(pk=engine.pk, state=State.RUNNING).first()
+    return fresh is not None and fresh.idle_deadline() <= now
 
 
 def forget_idle_external_engines(now: datetime | None = None) -> list[str]:
     """Engines a proxy reported but we do not run have no container to remove: their records go
     once they have had no started stream for IDLE_TTL_S, so /engines does not list them forever."""
     cutoff = (now or timezone.now()) - timedelta(seconds=conf().IDLE_TTL_S)
-    stale = list(Engine.objects.filter(managed=False, idle_since__lt=cutoff)
-                 .exclude(streams__status="started"))
+    stale = list(Engine.objects.filter(managed=False, idle_since__lt=cutoff).idle())
     for engine in stale:
-        services.forget_engine(engine, "external_idle")
+        lifecycle.forget_engine(engine, "external_idle")
     return [engine.container_name for engine in stale]
 
 
-def run_cleanup() -> list[str]:
+def cleanup_pass() -> list[str]:
     """One pass; returns the names of the engines removed. Passes never overlap (a database
     lease), so two of them cannot both take the fleet down to MIN_REPLICAS."""
     cfg = conf()
@@ -67,14 +59,14 @@ def run_cleanup() -> list[str]:
         if not acquired:
             log.info("cleanup already running elsewhere; skipped")
             return []
-        removable = services.running_engines().count() - cfg.MIN_REPLICAS
+        removable = Engine.objects.managed().running().count() - cfg.MIN_REPLICAS
         removed = []
         now = timezone.now()
         for engine in expired_idle_engines(now):
             if len(removed) >= removable:
                 break
             if _still_expired(engine, now):
-                services.delete_engine(engine, "idle")
+                lifecycle.delete_engine(engine, "idle")
                 removed.append(engine.container_name)
     if removed:
         log.info("removed idle engines: %s", ", ".join(removed))

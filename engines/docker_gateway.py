@@ -11,16 +11,16 @@ import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import docker
 import docker.errors
 import requests.exceptions
 
-from orchestrator_site.config import conf
-from orchestrator_site.errors import OrchestratorError
-from orchestrator_site.request_slots import waiting_elsewhere
+from core.config import conf
+from core.errors import OrchestratorError
+from core.request_slots import waiting_elsewhere
 
 log = logging.getLogger(__name__)
 
@@ -73,9 +73,7 @@ class ContainerView:
     labels: dict[str, str]
     ports: dict[str, list[dict[str, str]]]
     network_mode: str = ""
-    exit_code: int | None = None
     started_at: str = ""
-    env: dict[str, str] = field(default_factory=dict)
     finished_at: str = ""  # when it last stopped ("0001-01-01T00:00:00Z" if it never did)
 
     @property
@@ -168,7 +166,6 @@ def _view(container) -> ContainerView:
         for port, bindings in (attrs.get("NetworkSettings", {}).get("Ports") or {}).items()
         if bindings
     }
-    env = dict(item.split("=", 1) for item in config.get("Env") or [] if "=" in item)
     return ContainerView(
         id=container.id,
         name=attrs.get("Name", "").lstrip("/"),
@@ -178,9 +175,7 @@ def _view(container) -> ContainerView:
         labels=config.get("Labels") or {},
         ports=bound,
         network_mode=attrs.get("HostConfig", {}).get("NetworkMode", ""),
-        exit_code=state.get("ExitCode"),
         started_at=state.get("StartedAt", ""),
-        env=env,
         finished_at=state.get("FinishedAt", ""),
     )
 
@@ -252,7 +247,6 @@ def run_container(
     ports: dict[str, tuple[str, int] | int],
     network_mode: str | None = None,
     network: str | None = None,
-    restart: bool = True,
 ) -> ContainerView:
     """Create and start a container; on any failure nothing is left behind."""
     options = {
@@ -261,7 +255,7 @@ def run_container(
         "environment": env,
         "labels": labels,
         "detach": True,
-        "restart_policy": {"Name": "unless-stopped"} if restart else None,
+        "restart_policy": {"Name": "unless-stopped"},
     }
     if network_mode:
         options["network_mode"] = network_mode

@@ -7,7 +7,7 @@ What Docker does here (dockerd 20.10, restart policy unless-stopped), checked by
   makes it running again (health unknown until checked).
 - `docker kill` / `docker stop`: `die`, container `exited`, never restarted. The engine is forgotten
   at once (streams end, ports freed, gone from /engines); reconcile restores the replica count.
-  The dead container itself is removed later by `services.sync_with_docker` (see
+  The dead container itself is removed later by `sync.sync_with_docker` (see
   DEAD_CONTAINER_GRACE_S: a dockerd shutdown produces the very same events for containers it will
   start again).
 - `docker rm -f`: `die` (container `removing` or already gone), then `destroy`: forgotten.
@@ -26,10 +26,10 @@ from django.db import IntegrityError, close_old_connections, connection
 from django.db.models import F
 from django.utils import timezone
 
-from orchestrator_site.config import conf
-from orchestrator_site.notify import notify
+from core.config import conf
+from core.notify import notify
 
-from . import docker_gateway, gate, health, services
+from . import docker_gateway, gate, health, lifecycle, sync
 from .models import Engine, Health, State
 from .signals import engine_gone
 
@@ -144,7 +144,7 @@ def _tell_gate(reachable: bool) -> None:
 
 def _repair() -> None:
     try:
-        summary = services.sync_with_docker()
+        summary = sync.sync_with_docker()
     except docker_gateway.DockerUnavailable:
         raise
     except Exception:  # noqa: BLE001 - the stream itself is still worth reading
@@ -201,14 +201,14 @@ def on_die(container_id: str, exit_code: str) -> None:
     else:
         log.warning("engine %s died (exit code %s) and stays down: forgotten",
                     engine.container_name, exit_code)
-        services.forget_engine(engine, "engine_died")
+        lifecycle.forget_engine(engine, "engine_died")
 
 
 def on_destroy(container_id: str) -> None:
     engine = _engine(container_id)
     if engine is not None:
         log.warning("engine %s was removed behind our back: forgotten", engine.container_name)
-        services.forget_engine(engine, "engine_died")
+        lifecycle.forget_engine(engine, "engine_died")
 
 
 def on_start(container_id: str) -> None:
@@ -228,7 +228,7 @@ def on_start(container_id: str) -> None:
     if Engine.objects.filter(container_name=view.name).exists():
         return  # our own provision in progress: it records the container itself
     try:
-        engine = services.adopt(view)
+        engine = sync.adopt(view)
     except IntegrityError:
         return  # adopted meanwhile by a sync
     health.check_soon(engine)

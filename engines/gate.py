@@ -25,9 +25,9 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from orchestrator_site.config import conf
-from orchestrator_site.errors import Unavailable
-from orchestrator_site.models import Counter
+from core.config import conf
+from core.errors import Unavailable
+from core.models import Counter
 
 from . import docker_gateway, hooks
 from .models import Engine, Fleet

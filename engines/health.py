@@ -1,8 +1,8 @@
 """Engine liveness, asked the way AceStream itself answers it: get_status on the engine's port.
 
 `check_all` is the health job's pass: every listed engine at once, so a pass takes about one
-HEALTH_CHECK_TIMEOUT_S however many engines hang. `probe`/`wait_until_ready` are the single-engine
-checks used right after provisioning (`wait_ready`, `check_soon`).
+HEALTH_CHECK_TIMEOUT_S however many engines hang. `probe`/`poll_get_status` are the single-engine
+checks used right after provisioning (`wait_for_engine`, `check_soon`).
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from orchestrator_site.config import conf
-from orchestrator_site.models import Counter
-from orchestrator_site.notify import notify
-from orchestrator_site.request_slots import waiting_elsewhere
+from core.config import conf
+from core.models import Counter
+from core.notify import notify
+from core.request_slots import waiting_elsewhere
 
 from .models import Engine, Health
 
@@ -70,7 +70,7 @@ def probe(host: str, port: int, timeout: float | None = None) -> str:
         return describe_failure(exc)
 
 
-def wait_until_ready(host: str, port: int, deadline_s: float) -> str:
+def poll_get_status(host: str, port: int, deadline_s: float) -> str:
     """Poll get_status until it answers or the deadline passes; '' when ready, else the last reason."""
     deadline = time.monotonic() + deadline_s
     reason = "not checked"
@@ -115,10 +115,10 @@ def store_results(outcomes: list[tuple[Engine, str]]) -> None:
                 notify("engine", action="health", engine=engine.container_name, health=status)
 
 
-def wait_ready(engine) -> str:
+def wait_for_engine(engine) -> str:
     """Block until the engine answers get_status (up to STARTUP_TIMEOUT_S) and record the
     outcome; '' when ready, else the reason (`wait_ready` of the API and the command)."""
-    reason = wait_until_ready(engine.host, engine.port, conf().STARTUP_TIMEOUT_S)
+    reason = poll_get_status(engine.host, engine.port, conf().STARTUP_TIMEOUT_S)
     record_result(engine, reason)
     return reason
 

@@ -1,29 +1,14 @@
-"""Questions the engines app asks apps above it, which it must not import.
-
-An upper app answers one by registering a function in its AppConfig.ready() (the vpn app answers
-`placement` and `vpn_blocked`); until one does, the default answer applies: no VPN.
-"""
+"""Questions the engines app asks apps above it (core.hooks): the vpn app answers `placement`
+and `vpn_blocked`, the streams app `started_streams` and `started_stream_count`. Until one
+answers, the default holds: no VPN, no streams."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
+from django.db.models import Value
 
-class Hook:
-    """One question, one answering function."""
-
-    def __init__(self, name: str, default: Callable[..., Any]):
-        self.name = name
-        self._answer = default
-
-    def register(self, answer: Callable[..., Any]) -> Callable[..., Any]:
-        self._answer = answer
-        return answer
-
-    def __call__(self, *args, **kwargs):
-        return self._answer(*args, **kwargs)
+from core.hooks import Hook
 
 
 @dataclass(frozen=True)
@@ -40,3 +25,7 @@ class Placement:
 placement = Hook("placement", lambda: None)
 # () -> gate.Blocked | None: the VPN's reason provisioning is blocked (vpn_disconnected).
 vpn_blocked = Hook("vpn_blocked", lambda: None)
+# (engine pks) -> {engine pk: [ids of its started streams]}: what GET /engines lists per engine.
+started_streams = Hook("started_streams", lambda engine_pks: {})
+# () -> a query expression counting an engine's started streams, for annotating engine lists.
+started_stream_count = Hook("started_stream_count", lambda: Value(0))

@@ -1,37 +1,25 @@
-"""Entry points the django-q2 worker runs (scheduled in orchestrator_site/schedules.py)."""
+"""Entry points the django-q2 worker runs (scheduled in orchestrator_site/schedules.py), each
+recorded as a job (core.loops.run_recorded)."""
 
 import logging
 
-from django.utils import timezone
+from core.config import conf
+from core.loops import run_recorded
+from core.models import Counter
 
-from orchestrator_site.config import conf
-from orchestrator_site.models import Counter, JobRun
-
-from . import cleanup, gate, health, services
+from . import gate, health, lifecycle, sync
+from .cleanup import cleanup_pass
 from .models import Engine, State
 
 log = logging.getLogger(__name__)
 
 
-def run_recorded(name: str, fn):
-    """Run a job and record its outcome for /health and /metrics."""
-    started = timezone.now()
-    try:
-        result = fn()
-    except Exception as exc:
-        JobRun.record(name, started, error=f"{exc.__class__.__name__}: {exc}")
-        log.exception("job %s failed", name)
-        raise
-    JobRun.record(name, started)
-    return result
-
-
 def reconcile():
-    return run_recorded("reconcile", services.reconcile)
+    return run_recorded("reconcile", sync.reconcile)
 
 
-def gc():
-    return run_recorded("cleanup", cleanup.run_cleanup)
+def cleanup():
+    return run_recorded("cleanup", cleanup_pass)
 
 
 def check_until_ready(engine_pk: int, first_start: bool = False) -> str:
@@ -41,7 +29,7 @@ def check_until_ready(engine_pk: int, first_start: bool = False) -> str:
     engine = Engine.objects.filter(pk=engine_pk).first()
     if engine is None or engine.port is None:
         return "gone"
-    reason = health.wait_ready(engine)
+    reason = health.wait_for_engine(engine)
     if first_start and Engine.objects.filter(pk=engine_pk).exists():
         if reason:
             Counter.add("orch_provision_failures_total", reason="not_ready")
@@ -71,17 +59,17 @@ def replace_failing_engines() -> list[str]:
     marked unhealthy: the proxy moves its viewers away and its streams end when the collector
     sees it gone."""
     threshold = conf().HEALTH_FAILURE_THRESHOLD
-    failing = services.idle_engines().exclude(state=State.STARTING).filter(
+    failing = Engine.objects.managed().idle().exclude(state=State.STARTING).filter(
         health_failures__gte=threshold)
     removed = []
     for engine in failing:
-        if engine.streams.filter(status="started").exists():
+        if not Engine.objects.idle().filter(pk=engine.pk).exists():
             continue  # a stream started since the query
         log.warning("replacing engine %s: %d failed health checks, last: %s",
                     engine.container_name, engine.health_failures, engine.last_health_error)
-        services.delete_engine(engine, "unhealthy")
+        lifecycle.delete_engine(engine, "unhealthy")
         removed.append(engine.container_name)
     if removed:
         Counter.add("orch_engines_replaced_total", len(removed), reason="unhealthy")
-        services.reconcile()
+        sync.reconcile()
     return removed

@@ -1,9 +1,15 @@
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
-from orchestrator_site.config import conf
+from core.config import conf
+
+from . import hooks
+
+
+def idle_seconds(idle_from: datetime, now: datetime) -> float:
+    return round((now - idle_from).total_seconds(), 1)
 
 
 class Health(models.TextChoices):
@@ -25,6 +31,23 @@ class EngineQuerySet(models.QuerySet):
 
     def managed(self):
         return self.filter(managed=True)
+
+    def running(self):
+        return self.filter(state=State.RUNNING)
+
+    def idle(self):
+        """Engines without a started stream (the streams app counts them, engines.hooks),
+        longest idle first."""
+        return self.alias(started_streams=hooks.started_stream_count()).filter(
+            started_streams=0).order_by("last_stream_usage", "first_seen")
+
+    def by_ref(self, ref: str):
+        """An engine as operators and proxies name it: by container id or container name."""
+        return self.filter(models.Q(container_id=ref) | models.Q(container_name=ref))
+
+    def behind_vpn(self):
+        """Managed engines inside another container's network namespace (Gluetun's)."""
+        return self.managed().exclude(network_parent_id="")
 
 
 class Engine(models.Model):
@@ -74,6 +97,47 @@ class Engine(models.Model):
     @property
     def forwarded(self) -> bool:
         return self.p2p_port is not None
+
+    def idle_from(self) -> datetime:
+        """Since when the engine has had no started stream (its start, if it never had one)."""
+        return self.idle_since or self.first_seen
+
+    def idle_deadline(self) -> datetime:
+        """When AUTO_DELETE may remove it: ENGINE_GRACE_PERIOD_S after its last stream ended, or,
+        never used, IDLE_TTL_S after it started (acexy plays only 10 s after provisioning)."""
+        cfg = conf()
+        if self.last_stream_usage is None:
+            return self.first_seen + timedelta(seconds=cfg.IDLE_TTL_S)
+        return (self.idle_since or self.last_stream_usage) + timedelta(
+            seconds=cfg.ENGINE_GRACE_PERIOD_S)
+
+    def to_state(self, stream_ids: list[str], now: datetime) -> dict:
+        """The engine as GET /engines shows it (SPEC's EngineState and our additions), given the
+        ids of its started streams."""
+        return {
+            "container_id": self.container_id,
+            "container_name": self.container_name,
+            "host": self.host,
+            "port": self.port,
+            "labels": self.labels,
+            "first_seen": self.first_seen,
+            "last_seen": self.last_seen,
+            "streams": stream_ids,
+            "health_status": self.health_status,
+            "last_health_check": self.last_health_check,
+            "last_stream_usage": self.last_stream_usage,
+            "forwarded": self.forwarded,
+            "active_streams": len(stream_ids),
+            "idle_seconds": 0.0 if stream_ids else idle_seconds(self.idle_from(), now),
+            "last_health_error": self.last_health_error,
+            "managed": self.managed,
+            "state": self.state,
+            "image": self.image,
+            "container_http_port": self.container_http_port,
+            "container_https_port": self.container_https_port,
+            "host_https_port": self.host_https_port,
+            "p2p_port": self.p2p_port,
+        }
 
 
 class PortReservation(models.Model):

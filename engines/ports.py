@@ -5,7 +5,7 @@ from datetime import timedelta
 from django.db.models import Q
 from django.utils import timezone
 
-from orchestrator_site.config import PortRange
+from core.config import PortRange
 
 from .models import Engine, PortReservation
 
@@ -29,8 +29,8 @@ def _taken() -> set[int]:
     )
 
 
-def reserve_free(engine: Engine, port_range: PortRange, purpose: str, exclude=()) -> int:
-    taken = _taken() | set(exclude)
+def reserve_free(engine: Engine, port_range: PortRange, purpose: str) -> int:
+    taken = _taken()
     for port in port_range:
         if port not in taken:
             return reserve(engine, port, purpose)

@@ -4,12 +4,13 @@ from django.core.exceptions import RequestDataTooBig
 from ninja import NinjaAPI
 from ninja.parser import Parser
 
+from core.auth import api_key_or_staff
+from core.errors import OrchestratorError
+from engines.api.health import router as engine_health_router
 from engines.api.router import router as engines_router
 from streams.api.router import router as streams_router
 from vpn.api.router import router as vpn_router
 
-from .auth import api_key_or_staff
-from .errors import OrchestratorError
 from .status import router as status_router
 
 
@@ -70,6 +71,7 @@ api = OrchestratorAPI(
     urls_namespace="api",
 )
 api.add_router("", engines_router)
+api.add_router("", engine_health_router)
 api.add_router("", streams_router)
 api.add_router("", vpn_router)
 api.add_router("", status_router)

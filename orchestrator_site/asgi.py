@@ -11,7 +11,7 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from orchestrator_site.config import conf  # noqa: E402
+from core.config import conf  # noqa: E402
 from orchestrator_site.http_handler import ThreadedASGIHandler  # noqa: E402
 from panel.routing import websocket_urlpatterns  # noqa: E402
 

@@ -4,7 +4,7 @@ import secrets
 
 from django.contrib.auth import get_user_model
 
-from .config import conf
+from core.config import conf
 
 PASSWORD_FILE = "admin-password.txt"
 

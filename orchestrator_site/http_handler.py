@@ -22,7 +22,7 @@ from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.core.handlers.base import BaseHandler
 from django.urls import set_script_prefix
 
-from .request_slots import RequestSlots
+from core.request_slots import RequestSlots
 
 
 class ThreadedASGIHandler(ASGIHandler):

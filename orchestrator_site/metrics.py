@@ -11,7 +11,7 @@ import logging
 import re
 import threading
 
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError
 from django.db.models import Count
 from django.http import HttpResponse, JsonResponse
 from django.utils import timezone
@@ -24,21 +24,18 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
+from core.auth import bearer_refusal
+from core.config import conf
+from core.models import Counter, JobRun, bucket_label
 from engines import gate
 from engines.models import Engine, Fleet, Health
+from engines.provisioning import PROVISION_BUCKETS, PROVISION_DURATION
 from streams.models import Stream
 from streams.services import with_latest_stats
 from vpn.models import VpnState
 
-from .auth import bearer_refusal
-from .config import conf
-from .models import Counter, JobRun
-
 log = logging.getLogger(__name__)
 
-PROVISION_DURATION = "orch_provision_duration_seconds"
-# Starting a container takes about a second; pulling an image or a loaded daemon takes longer.
-PROVISION_BUCKETS = (0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 30.0, 60.0)
 # AceStream reports speeds in KB/s (1024 bytes); Prometheus wants base units.
 KILOBYTE = 1024
 _METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
@@ -91,21 +88,6 @@ HISTOGRAMS = {
     PROVISION_DURATION: ("Time POST /provision/acestream took until its engine's container ran "
                          "(successful provisions)."),
 }
-
-
-def record_provision_duration(seconds: float) -> None:
-    """Add one successful provision to the duration histogram (cumulative buckets, as Prometheus
-    stores them), in one transaction so a scrape never sees a bucket without its count."""
-    with transaction.atomic():
-        for bound in PROVISION_BUCKETS:
-            if seconds <= bound:
-                Counter.add(f"{PROVISION_DURATION}_bucket", le=_bound(bound))
-        Counter.add(f"{PROVISION_DURATION}_sum", seconds)
-        Counter.add(f"{PROVISION_DURATION}_count")
-
-
-def _bound(bound: float) -> str:
-    return repr(float(bound))
 
 
 def _label_pairs(stored: str) -> dict[str, str]:
@@ -200,7 +182,7 @@ def _fleet_gauges() -> list[Metric]:
             port = _family("orch_vpn_forwarded_port")
             port.add_metric([], state.forwarded_port)
             families.append(port)
-        behind = Engine.objects.managed().listed().exclude(network_parent_id="")
+        behind = Engine.objects.behind_vpn().listed()
         vpn_engines = _family("orch_vpn_engines")
         vpn_engines.add_metric(["true"], behind.filter(p2p_port__isnull=False).count())
         vpn_engines.add_metric(["false"], behind.filter(p2p_port__isnull=True).count())
@@ -262,7 +244,8 @@ def _provision_histogram() -> Metric:
     stored = {(name, labels): value for name, labels, value in Counter.objects.filter(
         name__startswith=PROVISION_DURATION).values_list("name", "labels", "value")}
     count = stored.get((f"{PROVISION_DURATION}_count", ""), 0.0)
-    buckets = [(_bound(bound), stored.get((f"{PROVISION_DURATION}_bucket", f"le={_bound(bound)}"), 0.0))
+    buckets = [(bucket_label(bound),
+                stored.get((f"{PROVISION_DURATION}_bucket", f"le={bucket_label(bound)}"), 0.0))
                for bound in PROVISION_BUCKETS]
     family = _family(PROVISION_DURATION)
     family.add_metric([], [*buckets, ("+Inf", count)],

@@ -12,9 +12,9 @@ APPLICATION = "orchestrator_site.asgi:application"
 MANAGE = str(Path(__file__).resolve().parent.parent / "manage.py")
 
 
-def background_commands(python: str) -> dict[str, list[str]]:
+def worker_command(python: str) -> list[str]:
     """The process beside the web: django-q2's schedules and tasks, and the fast loops."""
-    return {"worker": [python, MANAGE, "worker"]}
+    return [python, MANAGE, "worker"]
 
 
 @dataclass

@@ -6,7 +6,7 @@ the same worker process (see orchestrator_site/loops.py).
 
 from django_q.models import Schedule
 
-from .config import conf
+from core.config import conf
 
 
 def cron_every(seconds: int) -> str:
@@ -21,7 +21,7 @@ def wanted_schedules() -> dict[str, tuple[str, str]]:
     return {
         "reconcile": ("engines.jobs.reconcile", cron_every(cfg.AUTOSCALE_INTERVAL_S)),
         "health": ("engines.jobs.health_pass", cron_every(cfg.HEALTH_CHECK_INTERVAL_S)),
-        "cleanup": ("engines.jobs.gc", cron_every(max(30, min(cfg.ENGINE_GRACE_PERIOD_S, 60)))),
+        "cleanup": ("engines.jobs.cleanup", cron_every(max(30, min(cfg.ENGINE_GRACE_PERIOD_S, 60)))),
         "prune-stats": ("streams.jobs.prune", cron_every(3600)),
     }
 

@@ -4,7 +4,7 @@ import secrets
 
 import dj_database_url
 
-from .config import BASE_DIR, ConfigError, load_config
+from core.config import BASE_DIR, ConfigError, load_config
 
 try:
     ORCH = load_config()
@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "django_prometheus",
     "django_q",
     "channels",
+    "core",
     "orchestrator_site",
     "engines",
     "streams",

@@ -15,13 +15,12 @@ from django.utils import timezone
 from ninja import Router, Schema
 from pydantic import StrictBool, StrictInt
 
+from core.auth import has_api_key
+from core.config import conf
 from engines import gate
 from engines.models import Engine, Fleet, Health, State
 from streams.models import Stream
 from vpn.models import VpnState
-
-from .auth import has_api_key
-from .config import conf
 
 router = Router(tags=["status"])
 

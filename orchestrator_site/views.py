@@ -3,11 +3,10 @@ from django.http import JsonResponse
 from django.utils import timezone
 from django.views.defaults import page_not_found
 
+from core.config import conf
+from core.models import JobRun
 from engines import docker_gateway, gate
 from vpn.models import VpnState
-
-from .config import conf
-from .models import JobRun
 
 # Heartbeats: the worker's reconcile job runs every AUTOSCALE_INTERVAL_S, its collector loop every
 # COLLECT_INTERVAL_S. Several missed runs mean it is down.

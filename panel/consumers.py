@@ -5,7 +5,7 @@ import contextlib
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from orchestrator_site.notify import GROUP
+from core.notify import GROUP
 
 # Sent as the close code when a socket is refused after the handshake; before it, Daphne answers 403.
 NOT_STAFF = 4403

@@ -6,8 +6,8 @@ from __future__ import annotations
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from core.config import conf
 from engines.models import Engine, Health
-from orchestrator_site.config import conf
 from streams.models import Stream, StreamStatus
 from streams.services import with_latest_stats
 from vpn.models import VpnState, VpnTransition

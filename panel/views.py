@@ -12,9 +12,9 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 from ninja.utils import check_csrf
 
-from engines import docker_gateway, health, services
+from core.auth import SAFE_METHODS
+from engines import docker_gateway, health, lifecycle
 from engines.models import Engine
-from orchestrator_site.auth import SAFE_METHODS
 
 from .snapshot import fleet_snapshot
 
@@ -87,7 +87,7 @@ def delete_engine(request, pk: int):
     if missing:
         return missing
     try:
-        services.delete_engine(engine)
+        lifecycle.delete_engine(engine)
     except docker_gateway.DockerUnavailable as exc:
         return _json({"detail": str(exc)}, status=503)
     return _json({"deleted": engine.container_name})

@@ -5,24 +5,13 @@ from django.contrib import admin, messages
 from django.db.models import OuterRef, Subquery
 from django.utils.html import format_html
 
+from core.admin import ReadOnlyAdmin
+
 from .models import StatSnapshot, Stream, StreamStatus
 from .services import stop_stream
 
 LATEST_INLINE_ROWS = 20
 STATUS_COLOURS = {StreamStatus.STARTED: "#2e9e48", StreamStatus.ENDED: "#8b949e"}
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Rows change only through the services (ending a stream starts its engine's idle clock)."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class LatestStatsInline(admin.TabularInline):
@@ -36,7 +25,7 @@ class LatestStatsInline(admin.TabularInline):
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request)
-        newest = StatSnapshot.objects.filter(stream=OuterRef("stream")).order_by("-ts")
+        newest = StatSnapshot.objects.filter(stream=OuterRef("stream")).newest_first()
         # The formset filters by stream after this, which a sliced queryset would refuse.
         return queryset.filter(pk__in=Subquery(newest.values("pk")[:LATEST_INLINE_ROWS]))
 
@@ -64,7 +53,7 @@ class StreamAdmin(ReadOnlyAdmin):
     actions = ["stop_selected"]
 
     def get_queryset(self, request):
-        newest = StatSnapshot.objects.filter(stream=OuterRef("pk")).order_by("-ts")
+        newest = StatSnapshot.objects.filter(stream=OuterRef("pk")).newest_first()
         return super().get_queryset(request).annotate(
             **{f"latest_{name}": Subquery(newest.values(name)[:1])
                for name in ("speed_down", "speed_up", "peers")}

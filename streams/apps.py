@@ -5,4 +5,12 @@ class StreamsConfig(AppConfig):
     name = "streams"
 
     def ready(self):
-        from . import receivers  # noqa: F401 - connects the signal receivers
+        from engines import hooks
+
+        from . import (
+            receivers,  # noqa: F401 - connects the signal receivers
+            services,
+        )
+
+        hooks.started_streams.register(services.started_stream_ids)
+        hooks.started_stream_count.register(services.started_stream_count)

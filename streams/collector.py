@@ -33,9 +33,9 @@ from django.db import transaction
 from django.db.models import F, OuterRef, Q, Subquery
 from django.utils import timezone
 
-from orchestrator_site.config import conf
-from orchestrator_site.models import Counter
-from orchestrator_site.notify import notify
+from core.config import conf
+from core.models import Counter
+from core.notify import notify
 
 from . import services
 from .models import StatSnapshot, Stream
@@ -62,7 +62,7 @@ class BadAnswer(Exception):
 
 
 @dataclass(frozen=True)
-class Outcome:
+class StatsReading:
     stats: dict | None = None  # snapshot fields when the engine reported the session
     gone: str = ""  # the engine's error when it says the session no longer exists
     error: str = ""  # why nothing usable came back
@@ -86,25 +86,25 @@ def _bounded_int(value, limit: int) -> int | None:
     return number if -limit <= number <= limit else None
 
 
-def read_stats(status_code: int, body: bytes) -> Outcome:
+def read_stats(status_code: int, body: bytes) -> StatsReading:
     """Interpret an engine's answer to GET stat_url."""
     if status_code != 200:
-        return Outcome(error=f"HTTP {status_code}")
+        return StatsReading(error=f"HTTP {status_code}")
     try:
         document = json.loads(body)
     except ValueError:
-        return Outcome(error="answer is not JSON")
+        return StatsReading(error="answer is not JSON")
     if not isinstance(document, dict):
-        return Outcome(error="answer is not a JSON object")
+        return StatsReading(error="answer is not a JSON object")
     response = document.get("response")
     if response is None and document.get("error"):
-        return Outcome(gone=str(document["error"])[:200])
+        return StatsReading(gone=str(document["error"])[:200])
     if not isinstance(response, dict):
-        return Outcome(error="answer has no response object")
+        return StatsReading(error="answer has no response object")
     stats = {name: _bounded_int(response.get(name), limit) for name, limit in INT_BOUNDS.items()}
     status = response.get("status")
     stats["status"] = status[:32] if isinstance(status, str) else ""
-    return Outcome(stats=stats)
+    return StatsReading(stats=stats)
 
 
 async def _open(addresses: list[str], port: int):
@@ -147,7 +147,7 @@ async def http_get(url: str, addresses: list[str] | None = None) -> tuple[int, b
         writer.close()
 
 
-class _Engine:
+class EngineInPass:
     """Per engine address within one pass: its request slots, its resolved addresses, and why it
     stopped being asked."""
 
@@ -165,43 +165,43 @@ class _Engine:
         return self.addresses
 
 
-async def _fetch(url: str, engine: _Engine, in_flight: asyncio.Semaphore, timeout: float,
-                 delay: float = 0.0) -> Outcome:
+async def _fetch(url: str, engine: EngineInPass, in_flight: asyncio.Semaphore, timeout: float,
+                 delay: float = 0.0) -> StatsReading:
     if delay:
         await asyncio.sleep(delay)
     async with engine.slots:
         if engine.unreachable:
-            return Outcome(error=f"skipped: engine {engine.unreachable} earlier in this pass")
+            return StatsReading(error=f"skipped: engine {engine.unreachable} earlier in this pass")
         async with in_flight:
             try:
                 async with asyncio.timeout(timeout):
                     status, body = await http_get(url, await engine.resolve())
             except TimeoutError:
                 engine.unreachable = "timed out"
-                return Outcome(error=f"no answer within {timeout} s")
+                return StatsReading(error=f"no answer within {timeout} s")
             except OSError as exc:
                 engine.unreachable = "refused the connection"
-                return Outcome(error=f"connection failed: {exc.__class__.__name__}")
+                return StatsReading(error=f"connection failed: {exc.__class__.__name__}")
             except (h11.ProtocolError, BadAnswer) as exc:
-                return Outcome(error=f"not a valid HTTP answer: {exc}")
+                return StatsReading(error=f"not a valid HTTP answer: {exc}")
     return read_stats(status, body)
 
 
 async def fetch_all(targets: list[tuple[str, str]], timeout: float,
-                    spread_seconds: float = 0.0) -> dict[str, Outcome]:
+                    spread_seconds: float = 0.0) -> dict[str, StatsReading]:
     """Fetch every (stream id, stat_url) within the per-engine and overall bounds: all at once, or
     started one after another at even steps over `spread_seconds`, one engine's streams together
     (sorted by URL) so a hung engine still costs one timeout."""
     targets = sorted(targets, key=lambda target: target[1])
     step = spread_seconds / len(targets) if targets else 0.0
-    engines: dict[tuple, _Engine] = {}
+    engines: dict[tuple, EngineInPass] = {}
     in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
 
-    def engine_of(url: str) -> _Engine:
+    def engine_of(url: str) -> EngineInPass:
         parts = urlsplit(url)
         address = (parts.hostname, parts.port or 80)
         if address not in engines:
-            engines[address] = _Engine(*address)
+            engines[address] = EngineInPass(*address)
         return engines[address]
 
     outcomes = await asyncio.gather(*(
@@ -236,7 +236,7 @@ def silent_since(stream_ids, since) -> list[str]:
     """Of these streams, the ones started before `since` without a snapshot since then. A hung
     engine whose container still runs never says a session is gone, and nothing else would end
     its streams (nor let it be replaced or cleaned up)."""
-    newest = StatSnapshot.objects.filter(stream=OuterRef("pk")).order_by("-ts").values("ts")[:1]
+    newest = StatSnapshot.objects.filter(stream=OuterRef("pk")).newest_first().values("ts")[:1]
     return list(
         Stream.objects.started().filter(pk__in=stream_ids, started_at__lt=since).order_by()
         .annotate(last_stats=Subquery(newest))
@@ -245,7 +245,7 @@ def silent_since(stream_ids, since) -> list[str]:
     )
 
 
-def store(outcomes: dict[str, Outcome]) -> PassSummary:
+def store(outcomes: dict[str, StatsReading]) -> PassSummary:
     """Write one pass's results in one transaction."""
     now = timezone.now()
     measured = {stream_id: o.stats for stream_id, o in outcomes.items() if o.stats is not None}

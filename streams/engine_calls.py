@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import httpx
 
-from orchestrator_site.config import conf
-from orchestrator_site.request_slots import waiting_elsewhere
+from core.config import conf
+from core.request_slots import waiting_elsewhere
 
 
 def ask(url: str, params: dict | None = None) -> tuple[object, str]:

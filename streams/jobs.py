@@ -5,8 +5,8 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from engines.jobs import run_recorded
-from orchestrator_site.config import conf
+from core.config import conf
+from core.loops import run_recorded
 
 from .models import StatSnapshot, Stream, StreamStatus
 

@@ -11,13 +11,14 @@ from datetime import datetime
 from urllib.parse import urlsplit
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
+from core.config import conf
+from core.errors import InvalidInput
+from core.models import Counter
+from core.notify import notify
 from engines.models import Engine, State
-from orchestrator_site.config import conf
-from orchestrator_site.models import Counter
-from orchestrator_site.notify import notify
 
 from . import engine_calls
 from .api.schemas import StreamStartedIn
@@ -30,8 +31,8 @@ LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 STAT_FIELDS = ("ts", "peers", "speed_down", "speed_up", "downloaded", "uploaded", "status")
 
 
-class StreamRejected(ValueError):
-    """The event cannot be accepted as sent; `str()` says why (answered with 422)."""
+class StreamRejected(InvalidInput):
+    """The event cannot be accepted as sent; `str()` says why."""
 
 
 def stream_id_of(event: StreamStartedIn) -> str:
@@ -207,6 +208,20 @@ def end_streams_of_engine(engine: Engine, reason: str) -> list[Stream]:
     """The engine died or was removed: its streams end now and keep their history."""
     same_container = Q(container_id=engine.container_id) if engine.container_id else Q()
     return end_streams(Stream.objects.filter(Q(engine=engine) | same_container), reason)
+
+
+def started_stream_ids(engine_pks) -> dict[int, list[str]]:
+    """The ids of the started streams of each engine (the engines app asks, engines.hooks)."""
+    found: dict[int, list[str]] = {}
+    for engine_pk, stream_id in Stream.objects.started().filter(
+            engine_id__in=engine_pks).values_list("engine_id", "id"):
+        found.setdefault(engine_pk, []).append(stream_id)
+    return found
+
+
+def started_stream_count():
+    """An engine's started streams, as an annotation of engine querysets (engines.hooks)."""
+    return Count("streams", filter=Q(streams__status=StreamStatus.STARTED))
 
 
 def stream_with_latest_stats(stream: Stream, created: bool = False) -> Stream:

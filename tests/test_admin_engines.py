@@ -32,7 +32,7 @@ def test_provision_button_starts_an_engine(admin_client, fleet):
 
 def test_check_health_now_and_stop_and_remove(admin_client, fleet):
     engine = provision_from_admin(admin_client)
-    assert health.wait_until_ready(engine.host, engine.port, 10) == ""
+    assert health.poll_get_status(engine.host, engine.port, 10) == ""
     response = admin_client.post(CHANGELIST, {"action": "check_health_now",
                                               "_selected_action": [engine.pk]}, follow=True)
     assert f"Healthy: {engine.container_name}." in response.content.decode()

@@ -1,6 +1,6 @@
 import pytest
 
-from engines import services
+from engines import sync
 from engines.models import Engine, PortReservation
 
 pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]
@@ -13,7 +13,7 @@ def test_a_restart_adopts_running_engines_with_their_ports(api, fleet):
     Engine.objects.all().delete()
     assert not PortReservation.objects.exists()
 
-    summary = services.sync_with_docker()
+    summary = sync.sync_with_docker()
 
     assert summary["adopted"] == 2
     engines = {e["container_id"]: e for e in api.get("/engines").json()}
@@ -30,8 +30,8 @@ def test_a_restart_adopts_running_engines_with_their_ports(api, fleet):
 def test_adoption_is_idempotent_and_the_next_provision_avoids_adopted_ports(api, fleet):
     first = api.post("/provision/acestream", {}).json()
     Engine.objects.all().delete()
-    services.sync_with_docker()
-    assert services.sync_with_docker()["adopted"] == 0
+    sync.sync_with_docker()
+    assert sync.sync_with_docker()["adopted"] == 0
     assert Engine.objects.count() == 1
     second = api.post("/provision/acestream", {}).json()
     assert second["host_http_port"] != first["host_http_port"]
@@ -41,13 +41,13 @@ def test_adoption_is_idempotent_and_the_next_provision_avoids_adopted_ports(api,
 def test_records_of_containers_removed_behind_our_back_are_dropped(api, fleet):
     body = api.post("/provision/acestream", {}).json()
     fleet.containers.get(body["container_id"]).remove(force=True)
-    assert services.sync_with_docker()["forgotten"] == 1
+    assert sync.sync_with_docker()["forgotten"] == 1
     assert api.get("/engines").json() == []
     assert not PortReservation.objects.exists()
 
 
 def test_reconcile_keeps_min_replicas(api, fleet, orch):
     orch(MIN_REPLICAS=2)
-    assert services.reconcile()["provisioned"] == 2
-    assert services.reconcile()["provisioned"] == 0
+    assert sync.reconcile()["provisioned"] == 2
+    assert sync.reconcile()["provisioned"] == 0
     assert len(api.get("/engines").json()) == 2

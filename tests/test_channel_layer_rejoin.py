@@ -9,7 +9,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 
-from orchestrator_site.notify import GROUP
+from core.notify import GROUP
 from panel import consumers
 
 STAFF = SimpleNamespace(is_authenticated=True, is_staff=True)

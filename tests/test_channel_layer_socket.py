@@ -17,7 +17,7 @@ pytest_plugins = ["tests.support.redis"]
 
 # The first announcement of a process also opens its layer connection; the second is timed.
 ANNOUNCE = (
-    "from orchestrator_site.notify import notify, wait_until_sent\n"
+    "from core.notify import notify, wait_until_sent\n"
     "notify('engine', action='warm-up')\n"
     "assert wait_until_sent()\n"
     "notify('engine', action='added', engine={name!r})\n"

@@ -23,7 +23,7 @@ def test_idle_external_engines_are_forgotten_after_idle_ttl(api, orch):
     Engine.objects.filter(pk__in=[idle.pk, busy.pk]).update(
         idle_since=timezone.now() - timedelta(seconds=61))
 
-    assert cleanup.run_cleanup() == [idle.container_name]
+    assert cleanup.cleanup_pass() == [idle.container_name]
     assert list(Engine.objects.values_list("pk", flat=True)) == [busy.pk]
     streams = api.get("/streams?status=ended").json()
     assert [s["id"] for s in streams] == ["a|s1"]  # the history stays
@@ -33,5 +33,5 @@ def test_recently_idle_external_engines_stay(api, orch):
     orch(IDLE_TTL_S=60)
     engine = _external_with_stream(api, 7003, "c")
     api.post("/events/stream_ended", {"stream_id": "c|s1"})
-    assert cleanup.run_cleanup() == []
+    assert cleanup.cleanup_pass() == []
     assert Engine.objects.filter(pk=engine.pk).exists()

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from engines.cleanup import run_cleanup
+from engines.cleanup import cleanup_pass
 from engines.models import Engine
 from tests.support.stream_events import fake_started, provision
 
@@ -48,7 +48,7 @@ def test_engine_with_a_started_stream_is_never_removed(api, fleet, orch):
     long_ago = timezone.now() - timedelta(days=1)
     Engine.objects.update(first_seen=long_ago, last_stream_usage=long_ago, idle_since=long_ago)
 
-    assert run_cleanup() == []
+    assert cleanup_pass() == []
     assert Engine.objects.count() == 1
 
 
@@ -56,22 +56,22 @@ def test_min_replicas_stay_and_the_longest_idle_goes_first(api, fleet, orch):
     orch(ENGINE_GRACE_PERIOD_S=10, MIN_REPLICAS=2)
     engines = [used_then_idle(api, idle_for_s=seconds) for seconds in (100, 300, 200)]
 
-    assert run_cleanup() == [engines[1].container_name]
-    assert run_cleanup() == []
+    assert cleanup_pass() == [engines[1].container_name]
+    assert cleanup_pass() == []
     assert Engine.objects.count() == 2
 
 
 def test_never_used_engine_waits_for_idle_ttl_not_the_grace_period(api, fleet, orch):
     orch(ENGINE_GRACE_PERIOD_S=0, IDLE_TTL_S=600, MIN_REPLICAS=0)
     engine = provision(api)
-    assert run_cleanup() == []
+    assert cleanup_pass() == []
 
     Engine.objects.update(first_seen=timezone.now() - timedelta(seconds=601))
-    assert run_cleanup() == [engine["container_name"]]
+    assert cleanup_pass() == [engine["container_name"]]
 
 
 def test_nothing_goes_without_auto_delete(api, fleet, orch):
     orch(ENGINE_GRACE_PERIOD_S=0, MIN_REPLICAS=0, AUTO_DELETE=False)
     used_then_idle(api, idle_for_s=3600)
-    assert run_cleanup() == []
+    assert cleanup_pass() == []
     assert Engine.objects.count() == 1

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from django.utils import timezone
 
-from orchestrator_site.models import Counter
+from core.models import Counter
 from streams.collector import collect_pass
 from streams.models import StatSnapshot, Stream
 from tests.support.stream_events import fake_started, provision, start_streams

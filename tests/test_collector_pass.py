@@ -4,8 +4,8 @@ when their engine says the session is gone."""
 import httpx
 import pytest
 
+from core.models import Counter
 from engines.models import Engine
-from orchestrator_site.models import Counter
 from streams.collector import collect_pass
 from streams.models import StatSnapshot, Stream
 from tests.support.stream_events import provision, start_streams

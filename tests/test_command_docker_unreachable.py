@@ -31,7 +31,7 @@ def cut_docker(monkeypatch):
     ["provision", "--count", "2"],
     ["deleteengine", "ENGINE"],
     ["reindex"],
-    ["gc"],
+    ["cleanup"],
 ])
 def test_commands_fail_with_one_line_and_change_nothing(api, fleet, orch, cut_docker, command):
     engine = api.post("/provision/acestream", {}).json()

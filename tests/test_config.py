@@ -1,6 +1,6 @@
 import pytest
 
-from orchestrator_site.config import ConfigError, PortRange, load_config
+from core.config import ConfigError, PortRange, load_config
 
 
 def test_defaults_match_the_spec():

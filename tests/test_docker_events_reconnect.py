@@ -24,7 +24,7 @@ def test_the_listener_reconnects_after_dockerd_restarts(api, fleet):
         engine = wait_for(lambda: Engine.objects.filter(container_id=body["container_id"],
                                                         state="running").first(), timeout=5)
         assert engine.host_http_port == body["host_http_port"]
-        assert health.wait_until_ready("127.0.0.1", body["host_http_port"], 10) == ""
+        assert health.poll_get_status("127.0.0.1", body["host_http_port"], 10) == ""
 
         # The new stream works: a removal is noticed within a second.
         fleet.containers.get(body["container_id"]).remove(force=True)

@@ -37,4 +37,4 @@ def test_a_crashed_engine_is_marked_at_once_and_comes_back_as_the_same_engine(ap
     assert state["health_status"] == "unknown"
     assert state["last_health_error"] == "container died, exit code 1"
     assert state["streams"] == []
-    assert health.wait_until_ready("127.0.0.1", body["host_http_port"], 5) == ""
+    assert health.poll_get_status("127.0.0.1", body["host_http_port"], 5) == ""

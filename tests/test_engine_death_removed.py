@@ -3,7 +3,7 @@ orchestrator's back. The listener forgets them within a second: streams ended, p
 
 import pytest
 
-from engines import services
+from engines import sync
 from engines.models import Engine, PortReservation
 from streams.models import Stream
 from tests.support.events import listening, started_stream, wait_for
@@ -44,9 +44,9 @@ def test_a_killed_engine_is_forgotten_within_a_second_and_its_container_removed_
     # (a dockerd shutdown looks the same and its containers come back), then removed.
     container = fleet.containers.get(body["container_id"])
     assert container.status == "exited"
-    assert services.sync_with_docker()["removed_dead"] == 0
-    monkeypatch.setattr(services, "DEAD_CONTAINER_GRACE_S", 0)
-    assert services.sync_with_docker()["removed_dead"] == 1
+    assert sync.sync_with_docker()["removed_dead"] == 0
+    monkeypatch.setattr(sync, "DEAD_CONTAINER_GRACE_S", 0)
+    assert sync.sync_with_docker()["removed_dead"] == 1
     assert not fleet.containers.list(all=True, filters={"id": body["container_id"]})
     assert Engine.objects.filter(container_id=other["container_id"], state="running").exists()
 

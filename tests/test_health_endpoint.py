@@ -7,8 +7,8 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from core.models import JobRun
 from engines import docker_gateway
-from orchestrator_site.models import JobRun
 from vpn.models import VpnState
 
 pytestmark = [pytest.mark.docker, pytest.mark.django_db]

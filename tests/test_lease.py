@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from orchestrator_site.models import Lease
+from core.models import Lease
 
 pytestmark = pytest.mark.django_db
 

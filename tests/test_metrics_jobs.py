@@ -8,8 +8,8 @@ from django.test import Client
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
-from orchestrator_site.metrics import record_provision_duration
-from orchestrator_site.models import Counter, JobRun
+from core.models import Counter, JobRun
+from engines.provisioning import record_provision_duration
 
 pytestmark = pytest.mark.django_db
 

@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from core.models import Counter, JobRun
 from engines.models import Engine
-from orchestrator_site.models import Counter, JobRun
 from streams.models import StatSnapshot, Stream
 from vpn.monitor import check_vpn
 

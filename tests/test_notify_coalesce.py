@@ -1,4 +1,4 @@
-from orchestrator_site.notify import _coalesce
+from core.notify import _coalesce
 
 
 def _message(kind, n):

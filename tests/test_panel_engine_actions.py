@@ -25,7 +25,7 @@ def provisioned(api) -> Engine:
     response = api.post("/provision/acestream", {})
     assert response.status_code == 200, response.content
     engine = Engine.objects.get(container_id=response.json()["container_id"])
-    assert health.wait_until_ready(engine.host, engine.port, 10) == ""
+    assert health.poll_get_status(engine.host, engine.port, 10) == ""
     return engine
 
 

@@ -8,9 +8,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from core.models import Counter, JobRun
 from engines import jobs
 from engines.models import Fleet
-from orchestrator_site.models import Counter, JobRun
 from tests.conftest import ApiClient
 from tests.support import acexy
 

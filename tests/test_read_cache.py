@@ -1,4 +1,4 @@
-"""Hot read answers are reused only while the database is unchanged (orchestrator_site.read_cache)."""
+"""Hot read answers are reused only while the database is unchanged (core.read_cache)."""
 
 import sqlite3
 import threading
@@ -9,8 +9,8 @@ import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 
+from core import read_cache
 from engines.models import Engine
-from orchestrator_site import read_cache
 from tests.conftest import sqlite_only
 from tests.support.events import wait_for
 from tests.support.stream_events import engine_record

@@ -3,7 +3,7 @@ import threading
 import pytest
 from django.db import connection
 
-from engines import services
+from engines import sync
 from engines.models import Engine
 from tests.support.events import wait_for
 
@@ -16,7 +16,7 @@ def test_concurrent_reconcile_passes_never_overshoot_the_target(api, fleet, orch
 
     def run():
         try:
-            services.reconcile()
+            sync.reconcile()
         except Exception as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
         finally:
@@ -31,7 +31,7 @@ def test_concurrent_reconcile_passes_never_overshoot_the_target(api, fleet, orch
     assert not errors
     assert Engine.objects.managed().count() == 3
     assert len(fleet.containers.list(filters={"label": settings.ORCH.CONTAINER_LABEL})) == 3
-    assert services.reconcile()["provisioned"] == 0
+    assert sync.reconcile()["provisioned"] == 0
 
 
 def test_reconcile_keeps_an_engine_docker_is_restarting(api, fleet, orch):
@@ -41,7 +41,7 @@ def test_reconcile_keeps_an_engine_docker_is_restarting(api, fleet, orch):
     container = fleet.containers.get(body["container_id"])
     wait_for(lambda: container.reload() or container.status == "restarting", timeout=10)
 
-    summary = services.reconcile()
+    summary = sync.reconcile()
 
     # Kept as the same engine (it is `exited` or, between two crashes, `running` again).
     assert summary["forgotten"] == summary["removed_dead"] == 0
@@ -53,5 +53,5 @@ def test_engines_started_by_reconcile_get_their_first_check_queued(fleet, orch):
     from django_q.models import OrmQ
 
     orch(MIN_REPLICAS=2)
-    services.reconcile()
+    sync.reconcile()
     assert OrmQ.objects.count() == 2  # one engines.jobs.check_until_ready per new engine

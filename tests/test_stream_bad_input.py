@@ -2,8 +2,8 @@
 
 import pytest
 
+from core.models import Counter
 from engines.models import Engine
-from orchestrator_site.models import Counter
 from streams.models import Stream
 from tests.support.stream_events import engine_record, fake_started
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from engines import services as engine_services
+from engines import lifecycle
 from engines.models import Engine
 from streams.models import StatSnapshot, Stream
 from tests.support.stream_events import acexy_started, engine_record, fake_started, play, provision
@@ -34,7 +34,7 @@ def test_a_dead_engine_ends_only_its_own_streams(api):
     api.post("/events/stream_started", fake_started(20001, session_id="a"))
     api.post("/events/stream_started", fake_started(20002, session_id="b"))
 
-    engine_services.forget_engine(Engine.objects.get(container_name="one"), "engine_died")
+    lifecycle.forget_engine(Engine.objects.get(container_name="one"), "engine_died")
 
     assert Stream.objects.get(pk="k1|a").ended_reason == "engine_died"
     assert Stream.objects.get(pk="k1|b").status == "started"

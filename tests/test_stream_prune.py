@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from orchestrator_site.models import JobRun
+from core.models import JobRun
 from streams.jobs import prune
 from streams.models import StatSnapshot, Stream
 from tests.support.stream_events import engine_record, fake_started

@@ -1,7 +1,7 @@
 import pytest
 
+from core.models import Counter
 from engines.models import Engine
-from orchestrator_site.models import Counter
 from streams.models import Stream
 from tests.support.stream_events import acexy_started, engine_record, fake_started, play, provision
 

@@ -19,7 +19,7 @@ def test_proxy_workflow(api, fleet, orch):
     engine = provisioned.json()
     port = engine["host_http_port"]
     # acexy waits 10 s after provisioning; here, until the engine answers.
-    assert health.wait_until_ready("127.0.0.1", port, 15) == ""
+    assert health.poll_get_status("127.0.0.1", port, 15) == ""
 
     session = play(port, "0a48ce")
     started = api.post("/events/stream_started", acexy_started(session, port, "0a48ce"))

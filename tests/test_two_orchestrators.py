@@ -87,7 +87,7 @@ def test_each_loop_runs_in_one_worker_at_a_time(pair):
     pass after pass by the same holder, never taken over by the other worker."""
     import psycopg
 
-    from orchestrator_site.models import Lease
+    from core.models import Lease
 
     first, _ = pair
     workers = {side.children["worker"].pid for side in pair}

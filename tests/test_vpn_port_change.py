@@ -3,7 +3,7 @@ have ended) and the new engine gets the new port as P2P_PORT."""
 
 import pytest
 
-from engines.health import wait_until_ready
+from engines.health import poll_get_status
 from engines.models import Engine
 from streams.models import Stream
 from vpn.models import VpnTransition
@@ -29,7 +29,7 @@ def start_engines(api, count):
 
 def wait_all_ready():
     for engine in Engine.objects.all():
-        assert wait_until_ready(engine.host, engine.host_http_port, 10) == ""
+        assert poll_get_status(engine.host, engine.host_http_port, 10) == ""
 
 
 def test_port_change_replaces_the_idle_holder(api, gluetun):

@@ -47,12 +47,12 @@ def test_conf_ports_must_be_port_numbers(api, fleet):
 
 
 def test_reconcile_waits_for_the_tunnel_instead_of_failing(api, gluetun, orch):
-    from engines import services
+    from engines import sync
 
     check_vpn()
     gluetun.set(status="stopped")
     check_vpn()
     orch(MIN_REPLICAS=1)
-    summary = services.reconcile()
+    summary = sync.reconcile()
     assert summary["provisioned"] == 0 and summary["blocked"] == "vpn_disconnected"
     assert not Engine.objects.exists()

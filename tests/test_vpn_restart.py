@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from engines.health import probe, wait_until_ready
+from core.models import Lease
+from engines.health import poll_get_status, probe
 from engines.models import Engine
-from orchestrator_site.models import Lease
 from streams.models import Stream
 from vpn.models import VpnTransition
 from vpn.monitor import ENGINES_LEASE, check_vpn
@@ -30,7 +30,7 @@ def assert_serving(gluetun, count):
     assert len(engines) == count
     for engine in engines:
         assert engine.network_parent_id == gluetun.container.id
-        assert wait_until_ready(engine.host, engine.host_http_port, 10) == ""
+        assert poll_get_status(engine.host, engine.host_http_port, 10) == ""
     forwarded = [gluetun.engine_env(engine.host_http_port)["env"].get("P2P_PORT") for engine in engines]
     assert sorted(forwarded, key=str) == ["5914"] + [None] * (count - 1)
 

@@ -3,6 +3,8 @@
 from django.contrib import admin
 from django.utils.html import format_html
 
+from core.admin import ReadOnlyAdmin
+
 from .models import VpnState, VpnTransition
 
 GOOD = "#2e9e48"
@@ -12,14 +14,6 @@ NEUTRAL = "#8b949e"
 
 def _badge(text: str, colour: str):
     return format_html('<span style="color:{};font-weight:600">&#9679; {}</span>', colour, text)
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(VpnState)

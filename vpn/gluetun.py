@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import httpx
 
-from orchestrator_site.config import conf
-from orchestrator_site.request_slots import waiting_elsewhere
+from core.config import conf
+from core.request_slots import waiting_elsewhere
 
 TIMEOUT_S = 2.0
 

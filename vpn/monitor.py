@@ -19,11 +19,11 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from core.config import conf
+from core.models import Lease
+from core.notify import notify
 from engines import docker_gateway
 from engines.docker_gateway import docker_time
-from orchestrator_site.config import conf
-from orchestrator_site.models import Lease
-from orchestrator_site.notify import notify
 
 from . import gluetun, services
 from .models import VpnState, VpnTransition
@@ -157,7 +157,7 @@ def record(seen: Observation) -> tuple[VpnState, list[tuple[str, str]]]:
     return state, changes
 
 
-def _log_outcome(kind: str, outcome: services.Outcome) -> None:
+def _log_outcome(kind: str, outcome: services.Replacement) -> None:
     if not outcome.replaced and not outcome.failed:
         return
     detail = ", ".join(f"{old} → {new}" for old, new in outcome.replaced)

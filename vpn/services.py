@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 
 from django.db.models import Q
 
+from core.config import conf
+from core.errors import OrchestratorError
+from engines.lifecycle import delete_engine
 from engines.models import Engine, State
-from engines.services import EngineRequest, delete_engine, provision_engine
-from orchestrator_site.config import conf
-from orchestrator_site.errors import OrchestratorError
+from engines.provisioning import EngineRequest, provision_engine
 
 from .models import VpnState
 
@@ -31,7 +32,7 @@ OWN_LABELS = ("acestream.http_port", "acestream.https_port", "acestream.p2p_port
 
 
 @dataclass
-class Outcome:
+class Replacement:
     replaced: list[tuple[str, str]] = field(default_factory=list)  # (old, new) as `name (id)`
     failed: list[str] = field(default_factory=list)
 
@@ -50,7 +51,7 @@ def stale_engines(state: VpnState) -> list[Engine]:
     if state.container_started_at:
         outdated |= Q(first_seen__lt=state.container_started_at)
     return list(
-        Engine.objects.managed().exclude(network_parent_id="").exclude(state=State.STARTING)
+        Engine.objects.behind_vpn().exclude(state=State.STARTING)
         .filter(outdated).order_by("container_name")
     )
 
@@ -59,9 +60,8 @@ def outdated_port_holders(forwarded_port: int) -> list[Engine]:
     """Engines holding a forwarded port Gluetun no longer forwards, without a started stream:
     a holder that is still streaming keeps its port until its streams end."""
     return list(
-        Engine.objects.managed().exclude(state=State.STARTING)
+        Engine.objects.managed().idle().exclude(state=State.STARTING)
         .filter(p2p_port__isnull=False).exclude(p2p_port=forwarded_port)
-        .exclude(streams__status="started").distinct()
     )
 
 
@@ -75,9 +75,9 @@ def _request_like(engine: Engine) -> EngineRequest:
     )
 
 
-def replace(engines: list[Engine], reason: str) -> Outcome:
+def replace(engines: list[Engine], reason: str) -> Replacement:
     """Retire each engine (its streams end with `reason`) and start one in its place."""
-    outcome = Outcome()
+    outcome = Replacement()
     for engine in engines:
         request = _request_like(engine)
         try:
@@ -92,9 +92,9 @@ def replace(engines: list[Engine], reason: str) -> Outcome:
     return outcome
 
 
-def recreate_stale(state: VpnState) -> Outcome:
+def recreate_stale(state: VpnState) -> Replacement:
     return replace(stale_engines(state), RECONNECT_REASON)
 
 
-def move_forwarded_port(forwarded_port: int) -> Outcome:
+def move_forwarded_port(forwarded_port: int) -> Replacement:
     return replace(outdated_port_holders(forwarded_port), PORT_CHANGE_REASON)

@@ -4,9 +4,9 @@ Answers two of the engines app's hooks (registered in VpnConfig.ready()): `place
 engine, and `vpn_blocked`, the VPN's reason provisioning is blocked, for the gate.
 """
 
+from core.config import conf
 from engines.gate import Blocked, ProvisioningBlocked
 from engines.hooks import Placement
-from orchestrator_site.config import conf
 
 from .models import VpnState
 

@@ -2,8 +2,7 @@ from datetime import datetime
 
 from ninja import Field, Schema
 
-from orchestrator_site.schemas import EnvVars, ImageRef, Labels, NamePrefix, Port
-from streams.api.schemas import StreamState
+from core.schemas import EnvVars, ImageRef, Labels, NamePrefix, Port
 
 
 class ProvisionAcestreamIn(Schema):
@@ -58,11 +57,6 @@ class EngineState(Schema):
     container_https_port: int | None
     host_https_port: int | None
     p2p_port: int | None
-
-
-class EngineDetail(Schema):
-    engine: EngineState
-    streams: list[StreamState]
 
 
 class ContainerOut(Schema):

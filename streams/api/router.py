@@ -4,11 +4,12 @@ from typing import Literal
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from ninja import Router
-from ninja.errors import HttpError
 
-from orchestrator_site import read_cache
-from orchestrator_site.errors import Conflict, NotFound, Unavailable
-from orchestrator_site.rendering import json_answer, render_json, typed_json
+from core import read_cache
+from core.errors import Conflict, InvalidInput, NotFound, Unavailable
+from core.rendering import json_response, render, render_response
+from engines import listing
+from engines.api.router import find_engine
 from streams import engine_calls, services
 from streams.models import Stream, StreamStatus
 
@@ -17,14 +18,22 @@ from . import schemas
 router = Router(tags=["streams"])
 
 
+@router.get("/engines/{container_id}", response=schemas.EngineDetail)
+def get_engine(request, container_id: str):
+    """One engine and its streams, newest first (all statuses, with their latest stats)."""
+    engine = find_engine(container_id)
+    return {
+        "engine": listing.engine_states([engine])[0],
+        "streams": services.with_latest_stats(Stream.objects.filter(engine=engine)
+                                              .order_by("-started_at")),
+    }
+
+
 @router.post("/events/stream_started", response=schemas.StreamState)
 def stream_started(request, body: schemas.StreamStartedIn):
     """A proxy started playing a stream on an engine (acexy's form: no container_id, host localhost)."""
-    try:
-        stream, created = services.record_stream_started(body)
-    except services.StreamRejected as exc:
-        raise HttpError(422, str(exc)) from None
-    return typed_json(schemas.StreamState, services.stream_with_latest_stats(stream, created=created))
+    stream, created = services.record_stream_started(body)
+    return render_response(schemas.StreamState, services.stream_with_latest_stats(stream, created=created))
 
 
 @router.post("/events/stream_ended", response=schemas.StreamEndedOut)
@@ -33,15 +42,15 @@ def stream_ended(request, body: schemas.StreamEndedIn):
     updated, stream = services.record_stream_ended(body.stream_id, body.container_id, body.reason)
     if stream is not None:
         stream = services.stream_with_latest_stats(stream)
-    return typed_json(schemas.StreamEndedOut, {"updated": updated, "stream": stream})
+    return render_response(schemas.StreamEndedOut, {"updated": updated, "stream": stream})
 
 
 @router.get("/streams", response=list[schemas.StreamState])
 def list_streams(request, status: Literal["started", "ended"] | None = None,
                  container_id: schemas.ContainerRef | None = None):
-    return json_answer(read_cache.reuse(
+    return json_response(read_cache.reuse(
         ("streams", status, container_id),
-        lambda: render_json(list[schemas.StreamState],
+        lambda: render(list[schemas.StreamState],
                             services.list_streams(status=status, container_id=container_id))))
 
 
@@ -54,8 +63,8 @@ def _parse_since(raw: str) -> datetime:
     except ValueError:
         moment = None
     if moment is None:
-        raise HttpError(422, f"since={raw[:60]!r} is not an RFC 3339 timestamp "
-                             "such as 2026-11-26T10:00:00+00:00")
+        raise InvalidInput(f"since={raw[:60]!r} is not an RFC 3339 timestamp "
+                           "such as 2026-11-26T10:00:00+00:00")
     return moment if timezone.is_aware(moment) else moment.replace(tzinfo=UTC)
 
 
@@ -78,7 +87,7 @@ def _started_stream(stream_id: str) -> Stream:
 def stream_stats(request, stream_id: str, since: str | None = None):
     """Snapshots of one stream, oldest first (at most STATS_HISTORY_MAX)."""
     since_at = _parse_since(since) if since else None
-    return typed_json(list[schemas.StatsOut], services.stats_history(_stream(stream_id), since_at))
+    return render_response(list[schemas.StatsOut], services.stats_history(_stream(stream_id), since_at))
 
 
 @router.get("/streams/{path:stream_id}/livepos", response=schemas.LiveposOut, exclude_unset=True)

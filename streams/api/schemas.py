@@ -4,7 +4,8 @@ from typing import Annotated, Literal
 from ninja import Field, Schema
 from pydantic import StrictBool, StrictInt, StringConstraints, model_validator
 
-from orchestrator_site.schemas import Labels, Port
+from core.schemas import Labels, Port
+from engines.api.schemas import EngineState
 from streams.models import KeyType
 
 # Docker ids and names, or an id a proxy made up for an engine it runs itself.
@@ -120,3 +121,8 @@ class LiveposOut(Schema):
     has_livepos: bool
     is_live: bool
     livepos: LivePosition | None = None
+
+
+class EngineDetail(Schema):
+    engine: EngineState
+    streams: list[StreamState]

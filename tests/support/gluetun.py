@@ -20,7 +20,7 @@ import docker.errors
 import httpx
 import pytest
 
-from orchestrator_site.config import PortRange
+from core.config import PortRange
 from tests import environment
 
 LABEL_KEY = "orchestrator.test.gluetun"

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 
-from orchestrator_site.processes import MANAGE, background_commands, web_processes
+from orchestrator_site.processes import MANAGE, web_processes, worker_command
 from tests import environment
 from tests.support import postgres
 
@@ -101,21 +101,19 @@ class Orchestrator:
     def start(self, migrate: bool = True, timeout: float = 60) -> Orchestrator:
         self.children = {}
         self.prepare(migrate)
-        commands = background_commands(sys.executable)
-        for name in self.processes:
-            if name != "web":
-                self._spawn(name, commands[name])
-                continue
+        if "web" in self.processes:
             count = int(self.env.get("WEB_PROCESSES", "1"))
             for web in web_processes(sys.executable, "127.0.0.1", self.port, count):
                 self._spawn(web.name, web.argv, web.pass_fds)
                 web.started()
+        if "worker" in self.processes:
+            self.start_worker()
         self.wait_http(timeout)
         return self
 
     def start_worker(self) -> None:
         """The worker of an orchestrator started without it (`processes=("web",)`)."""
-        self._spawn("worker", background_commands(sys.executable)["worker"])
+        self._spawn("worker", worker_command(sys.executable))
 
     def _spawn(self, name: str, argv: list[str], pass_fds: tuple[int, ...] = ()) -> None:
         self.children[name] = subprocess.Popen(

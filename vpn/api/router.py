@@ -1,7 +1,7 @@
 from ninja import Router
 
-from orchestrator_site.config import conf
-from orchestrator_site.errors import Conflict, Unavailable
+from core.config import conf
+from core.errors import Conflict, Unavailable
 from vpn.models import VpnState, VpnTransition
 
 from . import schemas

@@ -11,9 +11,9 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 from pydantic import ValidationError
 
+from core.errors import OrchestratorError
+from core.notify import wait_until_sent
 from engines import docker_gateway
-from orchestrator_site.errors import OrchestratorError
-from orchestrator_site.notify import wait_until_sent
 
 
 @contextmanager

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Q
 
-from engines import services
+from engines import lifecycle
 from engines.models import Engine
 
 from ._cli import one_line_errors, require_docker
@@ -43,6 +43,6 @@ class Command(BaseCommand):
             require_docker()
         for engine in engines.values():
             with one_line_errors():
-                services.delete_engine(engine)
+                lifecycle.delete_engine(engine)
             what = "deleted" if engine.managed else "forgot external engine"
             self.stdout.write(f"{what} {engine.container_name} ({(engine.container_id or '')[:12]})")

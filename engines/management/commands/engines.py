@@ -1,10 +1,10 @@
 
 from django.core.management.base import BaseCommand
 
-from engines.api.router import engine_states
+from core.rendering import render
 from engines.api.schemas import EngineState
+from engines.listing import engine_states
 from engines.models import Engine
-from orchestrator_site.rendering import render_json
 
 from ._cli import ago, table
 
@@ -30,7 +30,7 @@ class Command(BaseCommand):
         states = engine_states(Engine.objects.listed())
         if as_json:
             # The API's renderer, so timestamps read exactly as GET /engines writes them.
-            self.stdout.write(render_json(list[EngineState], states, indent=2).decode())
+            self.stdout.write(render(list[EngineState], states, indent=2).decode())
             return
         if not states:
             self.stdout.write("no engines")

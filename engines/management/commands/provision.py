@@ -3,10 +3,10 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 from pydantic import ValidationError
 
-from engines import health, services
+from core.config import conf
+from engines import health, provisioning
 from engines.api.schemas import ProvisionAcestreamIn
 from engines.models import Engine
-from orchestrator_site.config import conf
 
 from ._cli import one_line_errors, require_docker, validation_message
 
@@ -49,8 +49,8 @@ class Command(BaseCommand):
             began = time.monotonic()
             try:
                 with one_line_errors():
-                    engine = services.provision_engine(
-                        services.EngineRequest(image=body.image, labels=body.labels))
+                    engine = provisioning.provision_engine(
+                        provisioning.EngineRequest(image=body.image, labels=body.labels))
             except CommandError as exc:
                 if number == 1:
                     raise
@@ -59,7 +59,7 @@ class Command(BaseCommand):
             line = (f"[{number}/{count}] {engine.container_name}  {engine.container_id[:12]}  "
                     f"port {engine.port}  running after {time.monotonic() - began:.1f} s")
             if wait_ready:
-                reason = health.wait_ready(engine)
+                reason = health.wait_for_engine(engine)
                 line += f", {reason or 'ready'} after {time.monotonic() - began:.1f} s"
                 if reason:
                     not_ready.append(engine.container_name)

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from engines import services
+from engines import sync
 from engines.models import Engine
 
 from ._cli import one_line_errors, require_docker
@@ -13,7 +13,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         require_docker()
         with one_line_errors():
-            summary = services.sync_with_docker()
+            summary = sync.sync_with_docker()
         self.stdout.write(", ".join(f"{key.replace('_', ' ')}: {value}"
                                     for key, value in summary.items()))
         self.stdout.write(f"engines known: {Engine.objects.managed().listed().count()} managed, "

@@ -7,8 +7,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from orchestrator_site.config import conf
-from orchestrator_site.processes import background_commands, web_processes
+from core.config import conf
+from orchestrator_site.processes import web_processes, worker_command
 
 # The worker finishes the tasks it has taken; after this it is killed.
 STOP_GRACE_S = 10
@@ -36,8 +36,7 @@ class Command(BaseCommand):
         for web in web_processes(sys.executable, host, port, conf().WEB_PROCESSES):
             children[web.name] = subprocess.Popen(web.argv, pass_fds=web.pass_fds)
             web.started()
-        for name, argv in background_commands(sys.executable).items():
-            children[name] = subprocess.Popen(argv)
+        children["worker"] = subprocess.Popen(worker_command(sys.executable))
         self.stdout.write(f"orchestrator on http://{host}:{port} (pids: " + ", ".join(
             f"{name} {child.pid}" for name, child in children.items()) + ")")
         stopping = False

@@ -4,9 +4,9 @@ import threading
 
 from django.core.management.base import BaseCommand
 
+from core.config import conf
+from core.loops import run_every
 from engines.events import listen_for_events
-from orchestrator_site.config import conf
-from orchestrator_site.loops import run_every
 from orchestrator_site.task_threads import TaskThreads
 from streams.collector import paced_pass
 from vpn.monitor import check_vpn

@@ -23,7 +23,7 @@ class Command(BaseCommand):
             return
         rows = []
         for stream in streams:
-            latest = stream.snapshots.order_by("-ts").first()
+            latest = stream.snapshots.newest_first().first()
             engine = stream.engine.container_name if stream.engine else stream.container_id[:12]
             if latest is None:
                 rows.append((stream.id, engine, "-", "-", "-", "-", "none yet"))

@@ -1,8 +1,8 @@
 from django.core.management.base import BaseCommand
 
+from core.config import conf
 from engines.management.commands._cli import ago, one_line_errors
 from engines.models import Engine
-from orchestrator_site.config import conf
 from vpn.monitor import check_vpn
 
 
@@ -16,7 +16,7 @@ class Command(BaseCommand):
             return
         with one_line_errors():
             state = check_vpn()
-        behind = Engine.objects.managed().listed().exclude(network_parent_id="")
+        behind = Engine.objects.behind_vpn().listed()
         forwarded = behind.filter(p2p_port__isnull=False).values_list("container_name", flat=True)
         lines = {
             "container": f"{cfg.GLUETUN_CONTAINER_NAME} ({state.container_status})",

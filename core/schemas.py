@@ -3,7 +3,7 @@
 import re
 from typing import Annotated
 
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import AfterValidator, Field
 
 MAX_MAP_ENTRIES = 100
 
@@ -41,4 +41,3 @@ EnvVars = Annotated[dict[str, str], _checked_map(_ENV_NAME, "environment variabl
 ImageRef = Annotated[str, _matches(_IMAGE, "image reference")]
 NamePrefix = Annotated[str, _matches(_NAME_PREFIX, "container name prefix")]
 Port = Annotated[int, Field(ge=1, le=65535)]
-ShortText = Annotated[str, StringConstraints(max_length=1024)]

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 
+from core.config import conf
 from engines import cleanup
-from orchestrator_site.config import conf
 
 from ._cli import one_line_errors, require_docker
 
@@ -16,6 +16,6 @@ class Command(BaseCommand):
             return
         require_docker()
         with one_line_errors():
-            removed = cleanup.run_cleanup()
+            removed = cleanup.cleanup_pass()
         self.stdout.write(f"removed {len(removed)} idle engine(s)"
                           + (f": {', '.join(removed)}" if removed else ""))

@@ -59,7 +59,6 @@ class Config:
     COLLECT_SPREAD: Fraction = 0.5  # share of the interval a pass spreads its requests over
     STATS_HISTORY_MAX: int = 720
     STATS_RETENTION_S: int = 86400
-    MONITOR_INTERVAL_S: int = 10
     HEALTH_CHECK_INTERVAL_S: int = 30
     HEALTH_CHECK_TIMEOUT_S: float = 5.0
     HEALTH_FAILURE_THRESHOLD: int = 3

@@ -1,4 +1,7 @@
-"""Cross-cutting state that every process shares through the database."""
+"""Cross-cutting state that every process shares through the database.
+
+These models lived in the site package until the ground floor was split out; their tables keep
+the names they had (`db_table`), so moving them needed no data migration."""
 
 import os
 import socket
@@ -11,6 +14,11 @@ from django.db import IntegrityError, connections, models, router, transaction
 from django.utils import timezone
 
 
+def bucket_label(bound: float) -> str:
+    """A histogram bucket's `le` label, as Prometheus writes it (`1.0`, not `1`)."""
+    return repr(float(bound))
+
+
 class Counter(models.Model):
     """A monotonic counter kept in the database, so web and worker add to one figure and a
     restart does not reset it (django-prometheus has no multi-process mode)."""
@@ -20,6 +28,7 @@ class Counter(models.Model):
     value = models.FloatField(default=0)
 
     class Meta:
+        db_table = "orchestrator_site_counter"
         constraints = [models.UniqueConstraint(fields=["name", "labels"], name="counter_name_labels")]
 
     def __str__(self):
@@ -49,6 +58,18 @@ class Counter(models.Model):
             return cursor.rowcount > 0
 
     @classmethod
+    def observe(cls, histogram: str, value: float, buckets: tuple[float, ...]) -> None:
+        """One observation of a histogram kept as counters (cumulative `_bucket`s labelled `le`,
+        `_sum`, `_count`, as Prometheus stores them), in one transaction so a scrape never sees
+        a bucket without its count."""
+        with transaction.atomic():
+            for bound in buckets:
+                if value <= bound:
+                    cls.add(f"{histogram}_bucket", le=bucket_label(bound))
+            cls.add(f"{histogram}_sum", value)
+            cls.add(f"{histogram}_count")
+
+    @classmethod
     def read(cls, name: str) -> dict[str, float]:
         return dict(cls.objects.filter(name=name).values_list("labels", "value"))
 
@@ -61,6 +82,9 @@ class JobRun(models.Model):
     last_success = models.DateTimeField(null=True)
     last_duration_s = models.FloatField(null=True)
     last_error = models.TextField(blank=True, default="")
+
+    class Meta:
+        db_table = "orchestrator_site_jobrun"
 
     def __str__(self):
         return self.name
@@ -101,6 +125,9 @@ class Lease(models.Model):
     name = models.CharField(max_length=64, primary_key=True)
     holder = models.CharField(max_length=128)
     expires_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "orchestrator_site_lease"
 
     def __str__(self):
         return f"{self.name} held by {self.holder}"
