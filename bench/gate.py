@@ -8,7 +8,6 @@ Run: python -m bench.gate
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import timedelta
 from unittest import mock
 
@@ -26,7 +25,7 @@ def main() -> list[Row]:
     from core.models import Counter
     from engines import gate
 
-    settings.ORCH = dataclasses.replace(settings.ORCH, TARGET_IMAGE="orch-bench/missing-engine:never")
+    settings.ORCH = settings.ORCH.model_copy(update={"TARGET_IMAGE": "orch-bench/missing-engine:never"})
     start = timezone.now()
     pulls_by_hour = [0] * HOURS
 

@@ -1,4 +1,3 @@
-import dataclasses
 import json
 
 import docker
@@ -60,7 +59,7 @@ def docker_client():
 def engine_image(docker_client):
     """The engine simulator image, made the fleet's TARGET_IMAGE for the whole run."""
     tag = engine_sim_image()
-    settings.ORCH = dataclasses.replace(settings.ORCH, TARGET_IMAGE=tag)
+    settings.ORCH = settings.ORCH.model_copy(update={"TARGET_IMAGE": tag})
     return tag
 
 
@@ -89,7 +88,7 @@ def orch(settings):
     """Change settings of the orchestrator for one test: `orch(MIN_REPLICAS=2)`."""
 
     def override(**changes):
-        settings.ORCH = dataclasses.replace(settings.ORCH, **changes)
+        settings.ORCH = settings.ORCH.model_copy(update=changes)
         return settings.ORCH
 
     return override

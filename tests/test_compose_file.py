@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from django.core.management import get_commands
 
-from core.config import Config, load_config
+from core.config import Config
+from tests.support.config import config_from
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "compose.yml"
@@ -35,7 +36,7 @@ def config(*profiles: str, quiet: bool = False,
     if cli is None:
         pytest.skip("neither `docker compose` nor `docker-compose` is installed")
     clean = {key: value for key, value in os.environ.items()
-             if key not in Config.__dataclass_fields__ and not key.startswith("DOCKER_")}
+             if key not in Config.model_fields and not key.startswith("DOCKER_")}
     options = [option for profile in profiles for option in ("--profile", profile)]
     return subprocess.run([*cli, "-f", str(COMPOSE_FILE), *options, "config",
                            *(["-q"] if quiet else [])],
@@ -111,9 +112,9 @@ def test_every_command_run_is_one_this_repository_has(compose):
 def test_defaults_are_valid_settings_and_match_the_spec(compose):
     env = {key: defaults(str(value)) for key, value in
            compose["services"]["web"]["environment"].items()}
-    assert set(env) <= set(Config.__dataclass_fields__)
-    config = load_config(env)  # every default parses
-    assert config.TARGET_IMAGE == Config.TARGET_IMAGE
+    assert set(env) <= set(Config.model_fields)
+    config = config_from(env)  # every default parses
+    assert config.TARGET_IMAGE == Config.model_fields["TARGET_IMAGE"].default
     assert str(config.PORT_RANGE_HOST) == "19000-19999"
     gluetun = compose["services"]["gluetun"]
     assert [defaults(port) for port in gluetun["ports"]] == ["19000-19999:19000-19999"]

@@ -1,10 +1,11 @@
 import pytest
 
-from core.config import ConfigError, PortRange, load_config
+from core.config import ConfigError, PortRange
+from tests.support.config import config_from
 
 
 def test_defaults_match_the_spec():
-    config = load_config({})
+    config = config_from({})
     assert config.MIN_REPLICAS == 3 and config.MAX_REPLICAS == 20
     assert config.CONTAINER_LABEL == "orchestrator.managed=acestream"
     assert config.PORT_RANGE_HOST == PortRange(19000, 19999)
@@ -15,12 +16,12 @@ def test_defaults_match_the_spec():
 
 @pytest.mark.parametrize("raw, expected", [("yes", True), ("0", False), ("TRUE", True), ("no", False)])
 def test_booleans_accept_the_documented_spellings(raw, expected):
-    assert load_config({"AUTO_DELETE": raw}).AUTO_DELETE is expected
+    assert config_from({"AUTO_DELETE": raw}).AUTO_DELETE is expected
 
 
 @pytest.mark.parametrize("raw, expected", [("0", 0.0), ("0.25", 0.25), ("0.9", 0.9)])
 def test_collect_spread_is_a_share_from_nothing_to_most_of_the_interval(raw, expected):
-    assert load_config({"COLLECT_SPREAD": raw}).COLLECT_SPREAD == expected
+    assert config_from({"COLLECT_SPREAD": raw}).COLLECT_SPREAD == expected
 
 
 @pytest.mark.parametrize("environ, named", [
@@ -37,7 +38,7 @@ def test_collect_spread_is_a_share_from_nothing_to_most_of_the_interval(raw, exp
 ])
 def test_malformed_values_are_refused_naming_the_variable(environ, named):
     with pytest.raises(ConfigError, match=named):
-        load_config(environ)
+        config_from(environ)
 
 
 def test_a_bad_value_stops_django_start_up_with_a_message(tmp_path):
