@@ -135,13 +135,31 @@ def capacity_blocked(engines: int) -> Blocked | None:
     return None if engines < cap else at_capacity(f"maximum number of engines reached ({cap})")
 
 
-def blocked(fleet: Fleet | None = None) -> Blocked | None:
+@dataclass(frozen=True)
+class Observed:
+    """What the decision is made from, read in a few queries: the fleet row, the VPN's reason
+    (if any) and the number of engines. Readers polled often (the status route) reuse it until
+    the database changes (core.read_cache); the decision itself depends on the time too."""
+
+    fleet: Fleet
+    vpn: Blocked | None
+    engines: int
+
+
+def observe() -> Observed:
+    return Observed(Fleet.stored(), hooks.vpn_blocked(), Engine.objects.managed().count())
+
+
+def decide(observed: Observed, now=None) -> Blocked | None:
+    """SPEC's first matching reason, or None when provisioning would go."""
+    fleet = observed.fleet
+    return (_docker_blocked(fleet) or _image_blocked(fleet, conf().TARGET_IMAGE) or observed.vpn
+            or _breaker_blocked(fleet, now or timezone.now()) or capacity_blocked(observed.engines))
+
+
+def blocked() -> Blocked | None:
     """Why provisioning would be refused now, from stored state only; None when it would go."""
-    fleet = fleet or Fleet.stored()
-    now = timezone.now()
-    return (_docker_blocked(fleet) or _image_blocked(fleet, conf().TARGET_IMAGE)
-            or hooks.vpn_blocked() or _breaker_blocked(fleet, now)
-            or capacity_blocked(Engine.objects.managed().count()))
+    return decide(observe())
 
 
 # --- before a start -------------------------------------------------------------------------

@@ -211,8 +211,9 @@ def _stream_gauges() -> list[Metric]:
 
 
 def _provisioning_gauges() -> list[Metric]:
-    fleet = Fleet.stored()
-    reason = gate.blocked(fleet)
+    observed = gate.observe()
+    fleet = observed.fleet
+    reason = gate.decide(observed)
     blocked = _family("orch_provisioning_blocked")
     for code in gate.CODES:
         blocked.add_metric([code], 1 if reason is not None and reason.code == code else 0)

@@ -15,11 +15,12 @@ from django.utils import timezone
 from ninja import Router, Schema
 from pydantic import StrictBool, StrictInt
 
+from core import read_cache
 from core.auth import has_api_key
 from core.config import conf
 from engines import gate
-from engines.models import Engine, Fleet, Health, State
-from streams.models import Stream
+from engines.models import Engine, Health, State
+from streams.models import Stream, StreamStatus
 from vpn.models import VpnState
 
 router = Router(tags=["status"])
@@ -80,52 +81,60 @@ class OrchestratorStatus(Schema):
     timestamp: datetime
 
 
-def _vpn(reveal: bool) -> dict:
-    cfg = conf()
-    if not cfg.vpn_enabled:
-        return {"enabled": False, "connected": False, "health": "unknown"}
-    state = VpnState.stored()
-    summary = {"enabled": True, "connected": state.is_up, "health": state.health}
-    if reveal:
-        summary |= {"container": cfg.GLUETUN_CONTAINER_NAME, "forwarded_port": state.forwarded_port}
-    return summary
-
-
-def orchestrator_status(reveal: bool) -> dict:
-    """The status document; `reveal` adds what only a caller with the key may see."""
-    cfg = conf()
-    fleet = Fleet.stored()
+def _stored_state() -> tuple[dict, dict, int, gate.Observed, dict]:
+    """Everything the status is made of that lives in the database, in five queries; reused
+    until the database changes (read_cache), since every proxy polls this route."""
     engines = Engine.objects.listed().aggregate(
         total=Count("pk"),
         running=Count("pk", filter=Q(state=State.RUNNING)),
         healthy=Count("pk", filter=Q(health_status=Health.HEALTHY)),
         unhealthy=Count("pk", filter=Q(health_status=Health.UNHEALTHY)),
     )
-    started = Stream.objects.started()
-    used = started.filter(engine__in=Engine.objects.listed()).values("engine").distinct().count()
-    blocked = gate.blocked(fleet)
+    streams = Stream.objects.aggregate(active=Count("pk", filter=Q(status=StreamStatus.STARTED)),
+                                       total=Count("pk"))
+    used = Stream.objects.started().filter(engine__in=Engine.objects.listed()).values(
+        "engine").distinct().count()
+    return engines, streams, used, gate.observe(), _vpn()
+
+
+def _vpn() -> dict:
+    cfg = conf()
+    if not cfg.vpn_enabled:
+        return {"enabled": False, "connected": False, "health": "unknown"}
+    state = VpnState.stored()
+    return {"enabled": True, "connected": state.is_up, "health": state.health,
+            "container": cfg.GLUETUN_CONTAINER_NAME, "forwarded_port": state.forwarded_port}
+
+
+def orchestrator_status(reveal: bool) -> dict:
+    """The status document; `reveal` adds what only a caller with the key may see."""
+    cfg = conf()
+    engines, streams, used, observed, vpn = read_cache.reuse("orchestrator-status", _stored_state)
+    now = timezone.now()
+    blocked = gate.decide(observed, now)
     if not engines["running"]:
         status = "unavailable"
     elif blocked is not None and blocked.is_fault:
         status = "degraded"
     else:
         status = "healthy"
+    fleet = observed.fleet
     return {
         "status": status,
         "engines": engines,
-        "streams": {"active": started.count(), "total": Stream.objects.count()},
+        "streams": streams,
         "capacity": {"total": engines["total"], "used": used,
                      "available": max(0, engines["total"] - used),
                      "max_replicas": cfg.replica_cap, "min_replicas": cfg.MIN_REPLICAS},
-        "vpn": _vpn(reveal),
+        "vpn": vpn if reveal else {key: vpn[key] for key in ("enabled", "connected", "health")},
         "provisioning": {
             "can_provision": blocked is None,
-            "circuit_breaker_state": fleet.breaker_state(),
+            "circuit_breaker_state": fleet.breaker_state(now),
             "last_failure": fleet.last_start_failure_at,
             "blocked_reason": blocked.message if blocked else None,
             "blocked_reason_details": blocked.details(reveal) if blocked else None,
         },
-        "timestamp": timezone.now(),
+        "timestamp": now,
     }
 
 

@@ -60,8 +60,9 @@ def health_status(request):
     cfg = conf()
     engines = list(Engine.objects.listed().values_list("health_status", "health_failures", "managed",
                                                        "state"))
-    fleet = Fleet.stored()
-    blocked = gate.blocked(fleet)
+    observed = gate.observe()
+    fleet = observed.fleet
+    blocked = gate.decide(observed)
     return {
         "total_engines": len(engines),
         "healthy_engines": sum(health == Health.HEALTHY for health, *_ in engines),

@@ -12,6 +12,21 @@ from streams.collector import paced_pass
 from vpn.monitor import check_vpn
 
 
+def fast_loops(stop: threading.Event) -> list[threading.Thread]:
+    """The loops that run more often than a schedule, or never stop (core.loops), not started."""
+    loops = [
+        threading.Thread(target=listen_for_events, args=(stop,), name="docker-events"),
+        threading.Thread(
+            target=run_every, name="collector",
+            args=("collector", lambda: conf().COLLECT_INTERVAL_S, paced_pass, stop)),
+    ]
+    if conf().vpn_enabled:
+        loops.append(threading.Thread(
+            target=run_every, name="vpn",
+            args=("vpn", lambda: conf().GLUETUN_HEALTH_CHECK_INTERVAL_S, check_vpn, stop)))
+    return loops
+
+
 class Command(BaseCommand):
     help = ("Run the background work: django-q2's schedules and tasks (reconcile, health, cleanup, "
             "pruning, first checks) and the fast loops (Docker events, stats and VPN every 5 s).")
@@ -20,16 +35,7 @@ class Command(BaseCommand):
         stop = threading.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
-        loops = [
-            threading.Thread(target=listen_for_events, args=(stop,), name="docker-events"),
-            threading.Thread(
-                target=run_every, name="collector",
-                args=("collector", lambda: conf().COLLECT_INTERVAL_S, paced_pass, stop)),
-        ]
-        if conf().vpn_enabled:
-            loops.append(threading.Thread(
-                target=run_every, name="vpn",
-                args=("vpn", lambda: conf().GLUETUN_HEALTH_CHECK_INTERVAL_S, check_vpn, stop)))
+        loops = fast_loops(stop)
         tasks = TaskThreads(conf().Q_WORKERS)
         # What start-up built lives as long as the process: frozen, full collections skip it.
         gc.freeze()
