@@ -20,7 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCHES = ["provision", "gate", "stats", "health", "vpn", "panel", "fleet", "events", "databases"]
+BENCHES = ["provision", "gate", "stats", "health", "vpn", "panel", "fleet", "events", "web_handler",
+           "databases"]
 
 
 def run(names: list[str]) -> tuple[list[dict], dict[str, float]]:
