@@ -105,6 +105,7 @@ class Config(BaseSettings):
     model_config = SettingsConfigDict(case_sensitive=True, frozen=True, extra="ignore")
 
     API_KEY: OptionalText = None
+    OPEN_API: bool = False  # without API_KEY: true leaves the API open instead of a generated key
     TARGET_IMAGE: Text = "ghcr.io/krinkuto11/acestream-http-proxy:latest"
     MIN_REPLICAS: Count = 3
     MAX_REPLICAS: AtLeastOne = 20
