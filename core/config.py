@@ -106,6 +106,10 @@ class Config(BaseSettings):
 
     API_KEY: OptionalText = None
     OPEN_API: bool = False  # without API_KEY: true leaves the API open instead of a generated key
+    STREAM_KEY: OptionalText = None  # a key that opens the playback routes (/ace/getstream) only
+    # Set by runorchestrator for the second and later web processes: where the first one, which
+    # plays every content (one engine session per content), takes their players' requests.
+    PLAYBACK_OWNER_URL: OptionalText = None
     TARGET_IMAGE: Text = "ghcr.io/krinkuto11/acestream-http-proxy:latest"
     MIN_REPLICAS: Count = 3
     MAX_REPLICAS: AtLeastOne = 20
