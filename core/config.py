@@ -130,6 +130,15 @@ class Config(BaseSettings):
     AUTOSCALE_INTERVAL_S: AtLeastOne = 30
     PROVISION_FAILURE_THRESHOLD: AtLeastOne = 5  # failed engine starts in a row that open the breaker
     PROVISION_COOLDOWN_S: Count = 300  # how long the breaker stays open before one trial start
+    # Playback (/ace/getstream on the orchestrator itself).
+    MAX_STREAMS_PER_ENGINE: AtLeastOne = 1  # started streams an engine takes before another is used
+    PROXY_BUFFER_MB: Annotated[int, Field(ge=1, le=256)] = 8  # the shared ring of each content
+    PROXY_STALL_S: Seconds = 6.0  # no byte from the engine this long: fail over
+    PROXY_FAILOVER_TRIES: AtLeastOne = 3  # failed engine sessions in a row before players are closed
+    PROXY_LINGER_S: Count = 10  # the session outlives its last player by this much
+    PROXY_START_TIMEOUT_S: Seconds = 30.0  # no first byte this long: 504
+    PROXY_MAX_PLAYERS_PER_STREAM: AtLeastOne = 100
+    PROXY_MAX_STREAMS: AtLeastOne = 20  # contents played at once
     AUTO_DELETE: bool = True
     PORT_RANGE_HOST: Ports = PortRange(19000, 19999)
     ACE_HTTP_RANGE: Ports = PortRange(40000, 44999)
