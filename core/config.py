@@ -3,15 +3,24 @@ and read from the environment at start by `load_config`; the rest of the code as
 
 A malformed value stops start-up with a message naming the variable, so a typo in a compose file
 never turns into a silently different fleet. Booleans accept true/false, 1/0, yes/no, on/off.
+
+Each field says whether operators may change it while the fleet runs (`live`, with its topic and
+help text) or only in the environment before a start (`fixed`). `conf()` answers the environment's
+values overlaid with the live values saved in the database (core/live_settings.py: the admin's
+Settings page, PATCH /settings, `manage.py settings`), validated by the same rules.
 """
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, NamedTuple
 
+from django.conf import settings
 from pydantic import AfterValidator, BeforeValidator, Field, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -97,6 +106,29 @@ Seconds = Annotated[float, Field(gt=0)]
 Fraction = Annotated[float, Field(ge=0, le=0.9)]
 Ports = Annotated[PortRange, NoDecode, BeforeValidator(_port_range)]
 Names = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_comma_list)]
+_IMAGE = r"^[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}$"
+Image = Annotated[str, BeforeValidator(lambda raw: raw.strip() if isinstance(raw, str) else raw),
+                  Field(pattern=_IMAGE)]
+Images = Annotated[tuple[Image, ...], NoDecode, BeforeValidator(_comma_list)]
+
+TOPICS = {"engines": "Engines", "health": "Health", "stats": "Stats", "vpn": "VPN", "proxy": "Proxy",
+          "docker": "Docker", "security": "Access", "storage": "Storage", "processes": "Processes"}
+
+
+def live(default: Any, topic: str, *, help: str, **bounds: Any) -> Any:
+    """A setting operators may change while the fleet runs: every loop and job reads it through
+    conf() at its next pass."""
+    assert topic in TOPICS
+    return Field(default, description=help, json_schema_extra={"live": True, "topic": topic},
+                 **bounds)
+
+
+def fixed(default: Any, topic: str, *, help: str, secret: bool = False, **bounds: Any) -> Any:
+    """A setting read at start only (process wiring, storage, keys): shown, never changed live.
+    A `secret` one is masked wherever it is shown."""
+    assert topic in TOPICS
+    return Field(default, description=help,
+                 json_schema_extra={"live": False, "topic": topic, "secret": secret}, **bounds)
 
 
 class Config(BaseSettings):
@@ -104,80 +136,164 @@ class Config(BaseSettings):
 
     model_config = SettingsConfigDict(case_sensitive=True, frozen=True, extra="ignore")
 
-    API_KEY: OptionalText = None
-    OPEN_API: bool = False  # without API_KEY: true leaves the API open instead of a generated key
-    STREAM_KEY: OptionalText = None  # a key that opens the playback routes (/ace/getstream) only
+    API_KEY: OptionalText = fixed(None, "security", secret=True,
+                                  help="Bearer key every API route needs (except /metrics, /health); unset: "
+                                       "a key generated in DATA_DIR")
+    OPEN_API: bool = fixed(False, "security",
+                           help="With no API_KEY, true leaves the API open instead of generating a key")
+    STREAM_KEY: OptionalText = fixed(None, "security", secret=True,
+                                     help="A key that opens the playback routes (/ace/getstream) only")
     # Set by runorchestrator for the second and later web processes: where the first one, which
     # plays every content (one engine session per content), takes their players' requests.
-    PLAYBACK_OWNER_URL: OptionalText = None
-    TARGET_IMAGE: Text = "ghcr.io/krinkuto11/acestream-http-proxy:latest"
-    MIN_REPLICAS: Count = 3
-    MAX_REPLICAS: AtLeastOne = 20
-    CONTAINER_LABEL: Annotated[Text, AfterValidator(_label)] = "orchestrator.managed=acestream"
-    ENGINE_NAME_PREFIX: Text = "acestream"
-    STARTUP_TIMEOUT_S: AtLeastOne = 25
-    IDLE_TTL_S: Count = 600
-    COLLECT_INTERVAL_S: AtLeastOne = 5
-    COLLECT_TIMEOUT_S: Seconds = 3.0  # deadline of one stat_url fetch
-    COLLECT_GIVE_UP_S: AtLeastOne = 120  # a started stream without readable stats this long is ended
-    COLLECT_SPREAD: Fraction = 0.5  # share of the interval a pass spreads its requests over
-    STATS_HISTORY_MAX: AtLeastOne = 720
-    STATS_RETENTION_S: Count = 86400
-    HEALTH_CHECK_INTERVAL_S: AtLeastOne = 30
-    HEALTH_CHECK_TIMEOUT_S: Seconds = 5.0
-    HEALTH_FAILURE_THRESHOLD: AtLeastOne = 3
-    ENGINE_GRACE_PERIOD_S: Count = 30
-    AUTOSCALE_INTERVAL_S: AtLeastOne = 30
-    PROVISION_FAILURE_THRESHOLD: AtLeastOne = 5  # failed engine starts in a row that open the breaker
-    PROVISION_COOLDOWN_S: Count = 300  # how long the breaker stays open before one trial start
+    PLAYBACK_OWNER_URL: OptionalText = fixed(None, "processes",
+                                             help="Set by runorchestrator for the second and later web "
+                                                  "processes: the one that plays every content")
+    TARGET_IMAGE: Image = live("ghcr.io/krinkuto11/acestream-http-proxy:latest", "engines",
+                              help="Engine image new engines are started from")
+    MIN_REPLICAS: Count = live(3, "engines", le=1000, help="Engines kept running, warm, even with no stream")
+    MAX_REPLICAS: AtLeastOne = live(20, "engines", le=1000,
+                                    help="Engines never exceeded: provisioning beyond answers 503")
+    CONTAINER_LABEL: Annotated[Text, AfterValidator(_label)] = fixed(
+        "orchestrator.managed=acestream", "docker",
+        help="Label (key=value) that marks this orchestrator's engines")
+    ENGINE_NAME_PREFIX: Text = fixed("acestream", "docker", help="Engines are named <prefix>-<N>")
+    STARTUP_TIMEOUT_S: AtLeastOne = live(25, "health", le=3600,
+                                         help="Seconds a new engine has to answer get_status before its "
+                                              "start counts as failed")
+    IDLE_TTL_S: Count = live(600, "engines",
+                             help="Seconds after which a provisioned engine that never had a stream is "
+                                  "removed (with AUTO_DELETE)")
+    COLLECT_INTERVAL_S: AtLeastOne = live(5, "stats", le=3600,
+                                          help="Seconds between two stats collection passes")
+    COLLECT_TIMEOUT_S: Seconds = live(3.0, "stats", le=300, help="Seconds one stat URL fetch may take")
+    COLLECT_GIVE_UP_S: AtLeastOne = live(120, "stats",
+                                         help="A started stream whose stats cannot be read for this many "
+                                              "seconds is ended")
+    COLLECT_SPREAD: Fraction = live(0.5, "stats",
+                                    help="Share of the interval (0 to 0.9) over which a pass spreads its "
+                                         "requests; 0 sends them at once")
+    STATS_HISTORY_MAX: AtLeastOne = live(720, "stats", le=1000000, help="Stats snapshots kept per stream")
+    STATS_RETENTION_S: Count = live(86400, "stats", help="Seconds the history of an ended stream is kept")
+    HEALTH_CHECK_INTERVAL_S: AtLeastOne = live(30, "health", le=3600,
+                                               help="Seconds between two health passes (the worker's "
+                                                    "scheduler wakes every 5 s)")
+    HEALTH_CHECK_TIMEOUT_S: Seconds = live(5.0, "health", le=300,
+                                           help="Seconds one get_status check may take")
+    HEALTH_FAILURE_THRESHOLD: AtLeastOne = live(3, "health", le=1000,
+                                                help="Failed checks in a row before an idle engine is "
+                                                     "replaced")
+    ENGINE_GRACE_PERIOD_S: Count = live(30, "engines",
+                                        help="Seconds after its last stream ended before an engine is "
+                                             "removed (with AUTO_DELETE)")
+    AUTOSCALE_INTERVAL_S: AtLeastOne = live(30, "engines", le=3600,
+                                            help="Seconds between two reconcile passes, which keep "
+                                                 "MIN_REPLICAS (the worker's scheduler wakes every 5 s)")
+    PROVISION_FAILURE_THRESHOLD: AtLeastOne = live(5, "engines", le=1000,
+                                                   help="Failed engine starts in a row that open the start "
+                                                        "circuit breaker")
+    PROVISION_COOLDOWN_S: Count = live(300, "engines", le=86400,
+                                       help="Seconds the breaker stays open before it lets one trial start "
+                                            "through")
     # Playback (/ace/getstream on the orchestrator itself).
-    MAX_STREAMS_PER_ENGINE: AtLeastOne = 1  # started streams an engine takes before another is used
-    PROXY_BUFFER_MB: Annotated[int, Field(ge=1, le=256)] = 8  # the shared ring of each content
-    PROXY_STALL_S: Seconds = 6.0  # no byte from the engine this long: fail over
-    PROXY_FAILOVER_TRIES: AtLeastOne = 3  # failed engine sessions in a row before players are closed
-    PROXY_LINGER_S: Count = 10  # the session outlives its last player by this much
-    PROXY_START_TIMEOUT_S: Seconds = 30.0  # no first byte this long: 504
-    PROXY_MAX_PLAYERS_PER_STREAM: AtLeastOne = 100
-    PROXY_MAX_STREAMS: AtLeastOne = 20  # contents played at once
-    AUTO_DELETE: bool = True
-    PORT_RANGE_HOST: Ports = PortRange(19000, 19999)
-    ACE_HTTP_RANGE: Ports = PortRange(40000, 44999)
-    ACE_HTTPS_RANGE: Ports = PortRange(45000, 49999)
-    ACE_MAP_HTTPS: bool = False
-    DOCKER_NETWORK: OptionalText = None
-    DOCKER_TIMEOUT_S: AtLeastOne = 20
-    ENGINE_HOST: Text = "127.0.0.1"
-    PORT_BIND_IP: str = ""
-    GLUETUN_CONTAINER_NAME: OptionalText = None
-    GLUETUN_API_PORT: Annotated[int, Field(ge=1, le=65535)] = 8000
-    GLUETUN_API_URL: OptionalText = None
-    GLUETUN_API_KEY: OptionalText = None
-    GLUETUN_HEALTH_CHECK_INTERVAL_S: AtLeastOne = 5
-    VPN_RESTART_ENGINES_ON_RECONNECT: bool = True
-    MAX_ACTIVE_REPLICAS: Count = 20
-    PROVISION_ALLOWED_IMAGES: Names = ()
-    EXTERNAL_ENGINE_HOSTS: Names = ()
-    METRICS_TOKEN: OptionalText = None
-    DATA_DIR: Annotated[Path, AfterValidator(lambda path: path.expanduser().resolve())] = (
-        BASE_DIR / "data")
-    DATABASE_URL: Annotated[OptionalText, AfterValidator(_database_url)] = None
-    REDIS_URL: OptionalText = None
-    SECRET_KEY: OptionalText = None
-    DEBUG: bool = False
-    ALLOWED_HOSTS: Names = ("*",)
-    CSRF_TRUSTED_ORIGINS: Names = ()
-    ADMIN_USERNAME: Text = "admin"
-    ADMIN_PASSWORD: OptionalText = None
-    Q_WORKERS: AtLeastOne = 4
-    WEB_THREADS: AtLeastOne = 32
-    WEB_ACTIVE_REQUESTS: AtLeastOne = 4
-    WEB_PROCESSES: AtLeastOne = 1
+    MAX_STREAMS_PER_ENGINE: AtLeastOne = live(1, "proxy", le=100,
+                                              help="Started streams an engine takes before another engine is"
+                                                   " used")
+    PROXY_BUFFER_MB: Annotated[int, Field(ge=1, le=256)] = live(8, "proxy",
+                                                                help="Megabytes of the shared ring each "
+                                                                     "played content keeps")
+    PROXY_STALL_S: Seconds = live(6.0, "proxy", le=300,
+                                  help="Seconds without a byte from the engine before the proxy fails over")
+    PROXY_FAILOVER_TRIES: AtLeastOne = live(3, "proxy", le=20,
+                                            help="Failed engine sessions in a row before the players are "
+                                                 "closed")
+    PROXY_LINGER_S: Count = live(10, "proxy", le=3600,
+                                 help="Seconds a content's engine session outlives its last player")
+    PROXY_START_TIMEOUT_S: Seconds = live(30.0, "proxy", le=600,
+                                          help="Seconds to wait for a content's first byte before answering "
+                                               "504")
+    PROXY_MAX_PLAYERS_PER_STREAM: AtLeastOne = live(100, "proxy", le=10000,
+                                                    help="Players one content may have at once")
+    PROXY_MAX_STREAMS: AtLeastOne = live(20, "proxy", le=1000, help="Contents played at once")
+    AUTO_DELETE: bool = live(True, "engines",
+                             help="Remove idle engines (after IDLE_TTL_S or ENGINE_GRACE_PERIOD_S), keeping "
+                                  "MIN_REPLICAS")
+    PORT_RANGE_HOST: Ports = fixed(PortRange(19000, 19999), "docker",
+                                   help="Host ports for engines (behind the VPN, both their ports)")
+    ACE_HTTP_RANGE: Ports = fixed(PortRange(40000, 44999), "docker",
+                                  help="Kept for compatibility: the container HTTP port equals the host port")
+    ACE_HTTPS_RANGE: Ports = fixed(PortRange(45000, 49999), "docker", help="Container HTTPS ports")
+    ACE_MAP_HTTPS: bool = fixed(False, "docker", help="Also publish the HTTPS port on the host")
+    DOCKER_NETWORK: OptionalText = fixed(None, "docker", help="Network engines are attached to")
+    DOCKER_TIMEOUT_S: AtLeastOne = fixed(20, "docker", help="Seconds one Docker API call may take")
+    ENGINE_HOST: Text = fixed("127.0.0.1", "docker",
+                              help="Where proxies and the orchestrator reach published engine ports")
+    PORT_BIND_IP: str = fixed("", "docker",
+                              help="Host address engine ports are published on (empty: all interfaces)")
+    GLUETUN_CONTAINER_NAME: OptionalText = fixed(None, "vpn",
+                                                 help="Enables VPN mode: engines join this container's "
+                                                      "network")
+    GLUETUN_API_PORT: Annotated[int, Field(ge=1, le=65535)] = fixed(8000, "vpn",
+                                                                    help="Gluetun control server port")
+    GLUETUN_API_URL: OptionalText = fixed(None, "vpn",
+                                          help="Gluetun control server URL (default "
+                                               "http://<GLUETUN_CONTAINER_NAME>:<GLUETUN_API_PORT>)")
+    GLUETUN_API_KEY: OptionalText = fixed(None, "vpn", secret=True,
+                                          help="Sent as X-API-Key to Gluetun's control server")
+    GLUETUN_HEALTH_CHECK_INTERVAL_S: AtLeastOne = live(5, "vpn", le=3600,
+                                                       help="Seconds between two checks of Gluetun")
+    VPN_RESTART_ENGINES_ON_RECONNECT: bool = live(True, "vpn",
+                                                  help="Recreate the engines when Gluetun restarts")
+    MAX_ACTIVE_REPLICAS: Count = live(20, "engines", le=1000, help="Engines allowed behind the VPN")
+    PROVISION_ALLOWED_IMAGES: Images = live((), "engines",
+                                           help="Images POST /provision may start (empty: TARGET_IMAGE only)")
+    EXTERNAL_ENGINE_HOSTS: Names = fixed((), "docker",
+                                         help="Hosts where a proxy may report engines of its own (besides "
+                                              "loopback and ENGINE_HOST)")
+    METRICS_TOKEN: OptionalText = fixed(None, "security", secret=True,
+                                        help="When set, /metrics needs Authorization: Bearer <token>")
+    DATA_DIR: Annotated[Path, AfterValidator(lambda path: path.expanduser().resolve())] = fixed(
+        BASE_DIR / "data", "storage",
+        help="SQLite databases, secret key, first admin password")
+    DATABASE_URL: Annotated[OptionalText, AfterValidator(_database_url)] = fixed(None, "storage", secret=True,
+                                                                                 help="PostgreSQL "
+                                                                                      "(postgres://...) or a"
+                                                                                      " SQLite file "
+                                                                                      "elsewhere "
+                                                                                      "(sqlite:////path)")
+    REDIS_URL: OptionalText = fixed(None, "storage", secret=True,
+                                    help="Redis for the channel layer (live updates across hosts)")
+    SECRET_KEY: OptionalText = fixed(None, "security", secret=True,
+                                     help="Django secret key (generated in DATA_DIR when unset)")
+    DEBUG: bool = fixed(False, "processes", help="Django debug mode")
+    ALLOWED_HOSTS: Names = fixed(("*",), "security", help="Host names the web answers to")
+    CSRF_TRUSTED_ORIGINS: Names = fixed((), "security",
+                                        help="Origins the panel and admin may be opened from behind a proxy")
+    ADMIN_USERNAME: Text = fixed("admin", "security", help="First admin account")
+    ADMIN_PASSWORD: OptionalText = fixed(None, "security", secret=True,
+                                         help="First admin account's password (generated when unset)")
+    Q_WORKERS: AtLeastOne = fixed(4, "processes", help="django-q2 worker threads of the worker process")
+    WEB_THREADS: AtLeastOne = fixed(32, "processes", help="Threads serving HTTP requests in a web process")
+    WEB_ACTIVE_REQUESTS: AtLeastOne = fixed(4, "processes",
+                                            help="Requests of one web process running Python code at once")
+    WEB_PROCESSES: AtLeastOne = fixed(1, "processes", help="daphne processes of the web, sharing the port")
 
     @model_validator(mode="after")
     def _consistent(self):
+        """The rules between fields. The error carries each broken rule with the fields it
+        involves (`problems` in its context), so a refused PATCH names every one of them."""
+        problems = self.cross_field_problems()
+        if problems:
+            message = "; ".join(text for _, text in problems)
+            raise PydanticCustomError("inconsistent", "{message}", {
+                "message": message, "problems": [[list(names), text] for names, text in problems]})
+        return self
+
+    def cross_field_problems(self) -> list[tuple[tuple[str, ...], str]]:
+        problems = []
         if self.MIN_REPLICAS > self.MAX_REPLICAS:
-            raise ValueError(f"MIN_REPLICAS={self.MIN_REPLICAS} is above "
-                             f"MAX_REPLICAS={self.MAX_REPLICAS}")
+            problems.append((("MIN_REPLICAS", "MAX_REPLICAS"),
+                             f"MIN_REPLICAS={self.MIN_REPLICAS} is above "
+                             f"MAX_REPLICAS={self.MAX_REPLICAS}"))
         ranges = {name: getattr(self, name)
                   for name in ("PORT_RANGE_HOST", "ACE_HTTP_RANGE", "ACE_HTTPS_RANGE")}
         names = list(ranges)
@@ -185,8 +301,8 @@ class Config(BaseSettings):
             for second in names[number + 1:]:
                 a, b = ranges[first], ranges[second]
                 if a.start <= b.end and b.start <= a.end:
-                    raise ValueError(f"{first}={a} overlaps {second}={b}")
-        return self
+                    problems.append(((first, second), f"{first}={a} overlaps {second}={b}"))
+        return problems
 
     @property
     def label_key(self) -> str:
@@ -247,8 +363,73 @@ def load_config() -> Config:
         raise ConfigError(_explain(exc)) from None
 
 
-def conf() -> Config:
-    """The configuration in force (tests swap it through Django's settings)."""
-    from django.conf import settings
+# How long a process trusts the saved values it read before it asks the database whether they
+# changed (one indexed read of a revision number). The process that saves a change forgets its
+# copy at once (`forget_saved`).
+SAVED_REFRESH_S = 1.0
 
-    return settings.ORCH
+
+class Layered(NamedTuple):
+    """The configuration in force in this process, and what it was built from."""
+
+    env: Config  # settings.ORCH: the environment's values, read at start
+    revision: int | None  # of the saved values (core.models.SettingsRevision), None: none read
+    saved: dict[str, Any]  # the saved values read (environment names)
+    ignored: dict[str, str]  # those the environment no longer allows, and why: not applied
+    config: Config
+    checked: float  # time.monotonic() of the last look at the revision
+
+
+_layered: Layered | None = None
+_refreshing = threading.Lock()
+_inside = threading.local()
+
+
+def conf() -> Config:
+    """The configuration in force: the environment's (`settings.ORCH`, which tests swap) with the
+    live values saved in the database over it. Called many times per request, so it answers from
+    this process's copy and asks the database for the saved values' revision at most once every
+    SAVED_REFRESH_S; the rows themselves are read again only when the revision moved."""
+    env = settings.ORCH
+    layered = _layered
+    if (layered is not None and layered.env is env
+            and time.monotonic() - layered.checked < SAVED_REFRESH_S):
+        return layered.config
+    return _refresh(env, layered)
+
+
+def _refresh(env: Config, layered: Layered | None) -> Config:
+    global _layered
+    if getattr(_inside, "refresh", False):
+        return layered.config if layered is not None and layered.env is env else env
+    if not _refreshing.acquire(blocking=False):
+        # Another thread is reading the database right now: the copy it replaces will do.
+        if layered is not None and layered.env is env:
+            return layered.config
+        _refreshing.acquire()
+    _inside.refresh = True
+    try:
+        from . import live_settings  # the models: not importable while Django's settings load
+
+        _layered = live_settings.layer(env, _layered)
+        return _layered.config
+    finally:
+        _inside.refresh = False
+        _refreshing.release()
+
+
+def forget_saved() -> None:
+    """Read the saved values again at the next conf() (after a change, and between tests)."""
+    global _layered
+    _layered = None
+
+
+def reread() -> Config:
+    """conf(), asking the database now whether the saved values changed."""
+    return _refresh(settings.ORCH, _layered)
+
+
+def current_layers() -> Layered:
+    """What conf() answers from."""
+    conf()
+    return _layered or Layered(settings.ORCH, None, {}, {}, settings.ORCH, 0.0)

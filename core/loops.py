@@ -37,10 +37,15 @@ def run_recorded(name: str, work: Callable[[], T]) -> T:
     return result
 
 
+# How often a loop waiting for its next pass asks its interval again: a shorter one saved
+# meanwhile (core.live_settings) applies within this, not after the old interval has run out.
+INTERVAL_RECHECK_S = 0.5
+
+
 def run_every(name: str, interval: Callable[[], float], work: Callable[[], object],
               stop: threading.Event) -> None:
-    """Call `work` every `interval()` seconds (asked again before each pass, so a new value
-    applies at the next tick) while this process holds the loop's lease."""
+    """Call `work` every `interval()` seconds while this process holds the loop's lease. The
+    interval is asked again while waiting, so a new value applies from the next tick on."""
     while not stop.is_set():
         period = interval()
         began = time.monotonic()
@@ -50,5 +55,13 @@ def run_every(name: str, interval: Callable[[], float], work: Callable[[], objec
                 run_recorded(name, work)
         except Exception:  # noqa: BLE001 - a loop survives a bad pass and a database hiccup
             log.warning("%s: this pass did not complete; the next one runs as planned", name)
-        stop.wait(max(0.0, period - (time.monotonic() - began)))
+        wait_for_next_pass(began, interval, stop)
     Lease.release(name, HOLDER)
+
+
+def wait_for_next_pass(began: float, interval: Callable[[], float], stop: threading.Event) -> None:
+    """Until `interval()` seconds after `began` (monotonic), or `stop`."""
+    while True:
+        left = began + interval() - time.monotonic()
+        if left <= 0 or stop.wait(min(left, INTERVAL_RECHECK_S)):
+            return

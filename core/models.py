@@ -169,3 +169,65 @@ class Lease(models.Model):
         finally:
             if acquired:
                 cls.release(name, holder)
+
+
+class Setting(models.Model):
+    """A live setting saved by an operator (the admin's Settings page, PATCH /settings,
+    `manage.py settings`): it wins over the environment's value and survives restarts. Written
+    only through core.live_settings, which validates it and records the change."""
+
+    name = models.CharField(max_length=64, primary_key=True)  # the environment's name
+    value = models.JSONField()
+    saved_by = models.CharField(max_length=150, blank=True, default="")
+    saved_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "setting"
+        verbose_name_plural = "settings"
+
+    def __str__(self):
+        return f"{self.name.lower()}={self.value!r}"
+
+
+class SettingChange(models.Model):
+    """One change of a live setting: who, when, the value in force before and after, and where
+    from. A reset (back to the environment's value) has `reset` set."""
+
+    class Source(models.TextChoices):
+        ADMIN = "admin", "admin"
+        API = "api", "API"
+        COMMAND = "command", "command"
+        IMPORT = "import", "import"
+
+    at = models.DateTimeField(db_index=True)
+    who = models.CharField(max_length=150, blank=True, default="")
+    name = models.CharField(max_length=64)
+    old_value = models.JSONField(null=True)
+    new_value = models.JSONField(null=True)
+    reset = models.BooleanField(default=False)
+    source = models.CharField(max_length=16, choices=Source.choices)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name = "setting change"
+        verbose_name_plural = "setting changes"
+
+    def __str__(self):
+        return f"{self.name.lower()}: {self.old_value!r} → {self.new_value!r}"
+
+
+class SettingsRevision(models.Model):
+    """One row whose number moves with every change of the saved settings: each process asks it
+    (at most once a second, see core.config.conf) and reads the saved values again only when it
+    moved. Writers raise it first in their transaction, which also queues concurrent writers
+    behind one another (the row lock on PostgreSQL, the write lock on SQLite)."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    number = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = "settings revision"
+
+    def __str__(self):
+        return f"settings revision {self.number}"

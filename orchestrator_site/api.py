@@ -4,6 +4,7 @@ from django.core.exceptions import RequestDataTooBig
 from ninja import NinjaAPI
 from ninja.parser import Parser
 
+from core.api import router as settings_router
 from core.auth import api_key_or_staff
 from core.errors import OrchestratorError
 from engines.api.health import router as engine_health_router
@@ -75,6 +76,7 @@ api.add_router("", engine_health_router)
 api.add_router("", streams_router)
 api.add_router("", vpn_router)
 api.add_router("", status_router)
+api.add_router("", settings_router)
 
 
 @api.exception_handler(OrchestratorError)

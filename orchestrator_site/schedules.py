@@ -4,9 +4,16 @@ These are the jobs of 30 s and more; the 5 s loops and the Docker events stream 
 the same worker process (see orchestrator_site/loops.py).
 """
 
+from datetime import datetime
+
+from croniter import croniter
+from django.utils.timezone import localtime
 from django_q.models import Schedule
 
 from core.config import conf
+
+# The settings the schedules are built from: a saved change to one re-writes them.
+SCHEDULED_SETTINGS = {"AUTOSCALE_INTERVAL_S", "HEALTH_CHECK_INTERVAL_S", "ENGINE_GRACE_PERIOD_S"}
 
 
 def cron_every(seconds: int) -> str:
@@ -27,12 +34,23 @@ def wanted_schedules() -> dict[str, tuple[str, str]]:
 
 
 def ensure_schedules() -> list[str]:
-    """Create or update our schedules and drop ones we no longer define."""
+    """Create or update our schedules and drop ones we no longer define. A schedule whose cron
+    changed (a setting saved while the fleet runs) gets its next run from the new cron, so a
+    shorter interval applies at the scheduler's next tick instead of after the old one."""
     wanted = wanted_schedules()
     for name, (func, cron) in wanted.items():
-        Schedule.objects.update_or_create(
+        schedule, created = Schedule.objects.get_or_create(
             name=name,
             defaults={"func": func, "schedule_type": Schedule.CRON, "cron": cron, "repeats": -1},
         )
+        if created or (schedule.func, schedule.cron, schedule.schedule_type, schedule.repeats) == (
+                func, cron, Schedule.CRON, -1):
+            continue
+        cron_changed = schedule.cron != cron
+        schedule.func, schedule.schedule_type, schedule.cron, schedule.repeats = (
+            func, Schedule.CRON, cron, -1)
+        if cron_changed:
+            schedule.next_run = croniter(cron, localtime()).get_next(datetime)
+        schedule.save()
     Schedule.objects.exclude(name__in=wanted).delete()
     return sorted(wanted)

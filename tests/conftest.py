@@ -5,6 +5,7 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
+from core.config import forget_saved
 from tests import environment
 from tests.support import postgres
 from tests.support.images import engine_sim_image, gluetun_sim_image
@@ -81,6 +82,15 @@ def in_process_channel_layer(settings):
     """In-process tests announce changes through the in-memory layer; cross-process delivery
     through the embedded SQLite layer is tested against real processes (tests/support/live.py)."""
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+
+@pytest.fixture(autouse=True)
+def fresh_saved_settings():
+    """Each test reads the saved settings (core.live_settings) afresh: a test's rows are rolled
+    back at its end, and conf()'s copy of them must not outlive it."""
+    forget_saved()
+    yield
+    forget_saved()
 
 
 @pytest.fixture
