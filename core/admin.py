@@ -15,3 +15,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+# The Settings page and the history of changes (imported last: it uses ReadOnlyAdmin).
+from . import settings_admin  # noqa: E402, F401

@@ -243,6 +243,25 @@ def _explain_briefly(exc: ValidationError) -> str:
     return "; ".join(reasons[0] for reasons in _field_errors(exc).values())
 
 
+def _validated(env: Config, wanted: dict[str, Any]) -> tuple[Config | None, dict[str, list[str]]]:
+    """`combine(env, wanted)`, or None and every problem: the rules between fields run only once
+    each field is valid, so they are asked again without the invalid ones, and a request with a
+    bad type and a minimum above the maximum hears of both."""
+    try:
+        return combine(env, wanted), {}
+    except ValidationError as exc:
+        problems = _field_errors(exc)
+    rest = {name: value for name, value in wanted.items() if name not in problems}
+    if len(rest) < len(wanted):
+        try:
+            combine(env, rest)
+        except ValidationError as exc:
+            for name, reasons in _field_errors(exc).items():
+                problems.setdefault(name, []).extend(
+                    reason for reason in reasons if reason not in problems[name])
+    return None, problems
+
+
 def environment_name(name: object) -> str:
     """`min_replicas` (or `MIN_REPLICAS`) to the environment's name, as given if unknown."""
     return str(name).upper()
@@ -309,15 +328,11 @@ def apply(changes: dict[str, Any], *, who: str, source: str, replace: bool = Fal
                 wanted.pop(name, None)
             else:
                 wanted[name] = value
-        try:
-            after = combine(env, wanted)
-        except ValidationError as exc:
-            for name, reasons in _field_errors(exc).items():
-                errors.setdefault(name.lower() if name in FIELDS else name, []).extend(reasons)
-            after = None
-        if errors:
+        after, problems = _validated(env, wanted)
+        for name, reasons in problems.items():
+            errors.setdefault(name.lower() if name in FIELDS else name, []).extend(reasons)
+        if errors or after is None:
             raise InvalidSettings(errors)
-        assert after is not None
         now = timezone.now()
         done: list[Change] = []
         for name in LIVE:
@@ -383,8 +398,8 @@ def describe() -> list[dict[str, Any]]:
     # From the rows themselves rather than this process's copy, which may be a second old.
     rows = {row.name: row for row in Setting.objects.all() if row.name in LIVE}
     config, applied_values, ignored = _applicable(env, {name: row.value for name, row in rows.items()})
-    order = sorted(FIELDS, key=lambda name: (
-        not is_live(name), (LIVE_TOPICS.index(topic_of(name)) if is_live(name) else 0)))
+    topics = [*LIVE_TOPICS, *(topic for topic in TOPICS if topic not in LIVE_TOPICS)]
+    order = sorted(FIELDS, key=lambda name: (not is_live(name), topics.index(topic_of(name))))
     described = []
     for name in order:
         field = FIELDS[name]
