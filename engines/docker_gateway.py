@@ -85,15 +85,8 @@ class ContainerView:
         return self.status == "restarting"
 
     def as_api(self) -> dict:
-        return {
-            "id": self.id,
-            "name": self.name,
-            "image": self.image,
-            "created": self.created,
-            "status": self.status,
-            "labels": self.labels,
-            "ports": self.ports,
-        }
+        return {name: getattr(self, name)
+                for name in ("id", "name", "image", "created", "status", "labels", "ports")}
 
 
 def docker_time(text: str) -> datetime | None:
@@ -107,12 +100,8 @@ def docker_time(text: str) -> datetime | None:
 
 _client: docker.DockerClient | None = None
 _client_lock = threading.Lock()
-_CONNECTION_ERRORS = (
-    requests.exceptions.ConnectionError,
-    requests.exceptions.Timeout,
-    ConnectionError,
-    FileNotFoundError,
-)
+_CONNECTION_ERRORS = (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
+                      ConnectionError, FileNotFoundError)
 _PORT_IN_USE = re.compile(
     r"(?:port is already allocated|address already in use|bind for [\d.:\[\]]*?:(\d+) failed)",
     re.IGNORECASE,
@@ -312,6 +301,16 @@ def remove_container(ref: str, stop_timeout: int = 3) -> bool:
         if exc.status_code == 409 and "in progress" in str(exc.explanation):
             return True  # Docker is already removing it
         raise
+
+
+def restart_container(ref: str, stop_timeout: int = 3) -> bool:
+    """Docker's restart: stop (SIGTERM, then SIGKILL after `stop_timeout`), start again; False
+    when the container is gone."""
+    try:
+        _call(_call(client().containers.get, ref).restart, timeout=stop_timeout)
+    except docker.errors.NotFound:
+        return False
+    return True
 
 
 def event_stream(since_ns: int | None, label: str):

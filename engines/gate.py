@@ -14,6 +14,11 @@ What it knows is stored on the `Fleet` row, so web and worker share it and a res
 `blocked()` reads stored state only (the status route is polled every 30 s by every proxy).
 `admit()` may look again where the stored state says "blocked" and a cheap look can say
 otherwise (a ping, a local image inspect), but it never pulls an image before its backoff.
+
+Every write below that changes a reason announces it (`notify("provisioning", ...)`), so the
+panel and the admin index show a new reason, or its end, at once. The other reasons change with
+messages of their own: the capacity with "engine", the VPN with "vpn"; the breaker's step from
+open to half-open is a matter of time alone (readers count down `recovery_eta_seconds`).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from django.utils import timezone
 from core.config import conf
 from core.errors import Unavailable
 from core.models import Counter
+from core.notify import notify
 
 from . import docker_gateway, hooks
 from .models import Engine, Fleet
@@ -247,6 +253,7 @@ def _pull_failed(image: str, error: str) -> Fleet:
     else:
         log.warning("provisioning blocked: engine image %s is not available: %s; next pull in %d s",
                     image, error, wait)
+        _announce("image_unavailable", True)
     return fleet
 
 
@@ -259,9 +266,16 @@ def _image_found(image: str) -> None:
                                              image_pull_failures=0, next_pull_at=None)
     if was_missing:
         log.warning("engine image %s is available again: provisioning resumes", image)
+        _announce("image_unavailable", False)
 
 
 # --- what happened ------------------------------------------------------------------------
+
+def _announce(reason: str, blocking: bool) -> None:
+    """A reason provisioning may be blocked began (`blocking`) or ended: live views read the gate
+    again. Called only on a change, never for a repeat."""
+    notify("provisioning", reason=reason, blocking=blocking)
+
 
 def record_docker(reachable: bool, error: str = "") -> None:
     """Docker answered or not (the events listener, reconcile and provisioning tell); written
@@ -276,6 +290,7 @@ def record_docker(reachable: bool, error: str = "") -> None:
         log.warning("Docker answers again: provisioning resumes")
     else:
         log.warning("provisioning blocked: Docker does not answer (%s)", error)
+    _announce("docker_unreachable", not reachable)
 
 
 def record_start_failure(reason: str) -> None:
@@ -296,6 +311,7 @@ def record_start_failure(reason: str) -> None:
         log.warning("provisioning blocked: %d engine starts failed in a row (last: %s); the "
                     "circuit breaker is open for %d s", fleet.start_failures, reason,
                     cfg.PROVISION_COOLDOWN_S)
+        _announce("circuit_breaker", True)
 
 
 def record_start_success() -> None:
@@ -314,3 +330,4 @@ def reset_breaker(reason: str = "reset by an operator") -> None:
                                                  breaker_trial_at=None)
     if was_open:
         log.warning("circuit breaker closed (%s): provisioning resumes", reason)
+        _announce("circuit_breaker", False)

@@ -1,13 +1,16 @@
-"""Ending engines and sizing the fleet: delete (stop and remove), forget (the container is gone),
-and scale toward a demand between MIN_REPLICAS and the cap."""
+"""Ending engines and sizing the fleet: delete (stop and remove), restart, forget (the container
+is gone), and scale toward a demand between MIN_REPLICAS and the cap."""
 
 from __future__ import annotations
 
+from django.utils import timezone
+
 from core.config import conf
+from core.errors import Conflict, NotFound
 from core.notify import notify
 
-from . import docker_gateway
-from .models import Engine, State
+from . import docker_gateway, health
+from .models import Engine, Health, State
 from .provisioning import provision_engine
 from .signals import engine_gone
 
@@ -35,7 +38,22 @@ def _drop(engine: Engine) -> None:
     notify("engine", action="removed", engine=engine.container_name)
 
 
-
+def restart_engine(engine: Engine) -> None:
+    """Docker's restart of the container. Its streams end first (`engine_restarted`: a player
+    cannot survive it), and it is handed to no proxy until it answers get_status again."""
+    if not engine.managed or not engine.container_id:
+        raise Conflict(f"{engine.container_name} is an engine of a proxy's own: it has no "
+                       "container here to restart")
+    engine_gone.send(sender=Engine, engine=engine, reason="engine_restarted")
+    Engine.objects.filter(pk=engine.pk).update(health_status=Health.UNKNOWN,
+                                               last_health_error="restarting",
+                                               last_seen=timezone.now())
+    if not docker_gateway.restart_container(engine.container_id):
+        forget_engine(engine, "engine_died")
+        raise NotFound(f"the container of {engine.container_name} is gone: forgotten")
+    Engine.objects.filter(pk=engine.pk).update(state=State.RUNNING, idle_since=timezone.now())
+    notify("engine", action="restarted", engine=engine.container_name)
+    health.check_soon(engine)
 
 def scale_to(demand: int) -> int:
     """Provision or remove engines toward `demand`, clamped to the replica bounds; engines with a

@@ -1,6 +1,7 @@
 """Django settings. Every value an operator may change comes from `config.load_config`."""
 
 import secrets
+from datetime import timedelta
 
 import dj_database_url
 
@@ -32,12 +33,14 @@ ALLOWED_HOSTS = list(ORCH.ALLOWED_HOSTS)
 CSRF_TRUSTED_ORIGINS = list(ORCH.CSRF_TRUSTED_ORIGINS)
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # Django's admin with the orchestrator's site as its default (header, status box, API key).
+    "orchestrator_site.admin_site.OrchestratorAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",
     "django_prometheus",
     "django_q",
     "channels",
@@ -61,8 +64,26 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Turns a login refused for too many failures into the lockout answer (AXES_LOCKOUT_CALLABLE).
+    "axes.middleware.AxesMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
+
+# Failed logins are throttled by django-axes: its backend refuses a locked-out username from
+# the same address before the password is checked. The test client's force_login picks the
+# first backend that can load a user, ModelBackend, so sessions work as before.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = 5  # failed logins of one username from one address...
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]  # ...lock that pair only
+AXES_COOLOFF_TIME = timedelta(minutes=15)  # for this long after the last failure
+AXES_RESET_ON_SUCCESS = True
+# The peer address only: X-Forwarded-For is anyone's to write (daphne runs without
+# --proxy-headers), so behind a reverse proxy every login counts from the proxy's address.
+AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
+AXES_LOCKOUT_CALLABLE = "orchestrator_site.views.locked_out"
 
 ROOT_URLCONF = "orchestrator_site.urls"
 ASGI_APPLICATION = "orchestrator_site.asgi.application"
@@ -199,6 +220,7 @@ LOGGING = {
     "loggers": {
         "django.channels.server": {"level": "WARNING"},
         "django-q": {"level": "WARNING"},  # django-q2 logs as "django-q"
+        "axes": {"level": "WARNING"},  # failed logins and lock-outs; not every login's four lines
         "httpx": {"level": "WARNING"},
         "urllib3": {"level": "WARNING"},
     },

@@ -1,5 +1,8 @@
+from django.conf import settings
+from django.contrib import admin
 from django.db import DatabaseError, connection
 from django.http import JsonResponse
+from django.shortcuts import render
 from django.utils import timezone
 from django.views.defaults import page_not_found
 
@@ -67,3 +70,23 @@ def not_found(request, exception=None):
     if "text/html" in request.headers.get("Accept", ""):
         return page_not_found(request, exception)
     return JsonResponse({"detail": f"no route for {request.path[:200]!r}"}, status=404)
+
+
+def locked_out(request, original_response=None, credentials=None):
+    """django-axes' answer to a login refused after AXES_FAILURE_LIMIT failures of that username
+    from that address: 429 with Retry-After, as JSON for a client that asks for JSON, else a page
+    that looks like the admin's."""
+    wait = int(settings.AXES_COOLOFF_TIME.total_seconds())
+    message = (f"Too many failed logins for this username from your address: try again in "
+               f"{wait // 60} minutes.")
+    headers = {"Retry-After": str(wait)}
+    accept = request.headers.get("Accept", "")
+    if ("json" in accept and "text/html" not in accept) or \
+            request.headers.get("X-Requested-With") == "XMLHttpRequest":
+        return JsonResponse({"detail": message, "retry_after_seconds": wait}, status=429,
+                            headers=headers)
+    context = {**admin.site.each_context(request), "title": "Too many failed logins",
+               "message": message}
+    response = render(request, "admin/locked_out.html", context, status=429)
+    response["Retry-After"] = headers["Retry-After"]
+    return response

@@ -3,10 +3,15 @@ from `fleet_snapshot()`, so the page and its live updates can never disagree abo
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.db.models import Count, Q
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
+from core import api_key
 from core.config import conf
+from engines import gate
 from engines.models import Engine, Health
 from streams.models import Stream, StreamStatus
 from streams.services import with_latest_stats
@@ -18,6 +23,7 @@ SYSTEM_LABEL_PREFIXES = ("acestream.", "host.", "orchestrator.", "com.docker.", 
 
 
 def fleet_snapshot() -> dict:
+    now = timezone.now()
     engines = _engines()
     streams = _streams()
     vpn = _vpn()
@@ -26,9 +32,12 @@ def fleet_snapshot() -> dict:
         health[engine["health"]] = health.get(engine["health"], 0) + 1
     latest = [stream["latest"] for stream in streams if stream["latest"]]
     return {
-        "generated_at": timezone.now(),
+        "generated_at": now,
+        "provisioning": provisioning_status(now),
+        "security": security_status(),
         "kpis": {
-            "engines": {**health, "total": len(engines)},
+            "engines": {**health, "total": len(engines), "min_replicas": conf().MIN_REPLICAS,
+                        "healthy_level": healthy_level(health[Health.HEALTHY])},
             "active_streams": len(streams),
             "speed_down": sum(stats["speed_down"] or 0 for stats in latest),
             "speed_up": sum(stats["speed_up"] or 0 for stats in latest),
@@ -39,6 +48,94 @@ def fleet_snapshot() -> dict:
         "streams": streams,
         "vpn": vpn,
     }
+
+
+# What each blocking reason means to an operator and what helps; `message` comes from the gate.
+PROBLEMS = {
+    "docker_unreachable": (
+        "Docker does not answer",
+        "Start Docker (dockerd) or check DOCKER_HOST: provisioning resumes by itself once it "
+        "answers."),
+    "image_unavailable": (
+        "The engine image is not available",
+        "Load it on the Docker host (docker pull or docker load), or choose another engine "
+        "image; the pull is tried again with a growing backoff."),
+    "vpn_disconnected": (
+        "The VPN is down",
+        "Check the Gluetun container and its provider settings: engines start again once the "
+        "tunnel is up."),
+    "circuit_breaker": (
+        "Engine starts keep failing: the circuit breaker stopped them",
+        "Fix what the last failure names, then reset the breaker (it also lets one trial start "
+        "through when its cool-down ends)."),
+    "max_capacity": (
+        "The fleet is at its capacity",
+        "No engine can be added: delete idle engines or raise MAX_REPLICAS."),
+}
+
+
+def _url(name: str, query: str = "") -> str | None:
+    """An admin link, or None while that page does not exist (Settings may not yet)."""
+    try:
+        return reverse(name) + query
+    except NoReverseMatch:
+        return None
+
+
+def _actions(code: str) -> list[dict]:
+    """The links that help with `code`, for the panel's banner and the admin index's box."""
+    wanted = {
+        "docker_unreachable": [("Provision one engine", "admin:engines_engine_provision", "?count=1")],
+        "image_unavailable": [("Edit the engine image", "admin:core_settings", ""),
+                              ("Provision one engine", "admin:engines_engine_provision", "?count=1")],
+        "vpn_disconnected": [("VPN state", "admin:vpn_vpnstate_changelist", "")],
+        "circuit_breaker": [("Reset the breaker", "admin:engines_fleet_reset_breaker", "")],
+        "max_capacity": [("Engines", "admin:engines_engine_changelist", "")],
+    }[code]
+    return [{"label": label, "url": url} for label, name, query in wanted
+            if (url := _url(name, query))]
+
+
+def provisioning_status(now=None) -> dict:
+    """Why provisioning is blocked, if it is, as the panel's banner and the admin index show it
+    (staff only: the message includes what reveals the configuration, such as the image)."""
+    now = now or timezone.now()
+    blocked = gate.decide(gate.observe(), now)
+    if blocked is None:
+        return {"blocked": False}
+    title, advice = PROBLEMS[blocked.code]
+    eta = blocked.recovery_eta_seconds
+    # Only the open breaker's ETA is a clock that runs out by itself (then half-open): the page
+    # counts it down and reads the state again at zero.
+    counting = blocked.code == "circuit_breaker" and not blocked.can_retry and eta is not None
+    return {
+        "blocked": True,
+        "code": blocked.code,
+        "level": "fault" if blocked.is_fault else "notice",
+        "title": title,
+        "message": blocked.text(reveal=True),
+        "advice": advice,
+        "recovery_eta_seconds": eta,
+        "countdown_until": now + timedelta(seconds=eta) if counting else None,
+        "can_retry": blocked.can_retry,
+        "should_wait": blocked.should_wait,
+        "actions": _actions(blocked.code),
+    }
+
+
+def healthy_level(healthy: int) -> str:
+    """The colour of the healthy-engines figure: never green below MIN_REPLICAS."""
+    wanted = conf().MIN_REPLICAS
+    if healthy == 0:
+        return "bad" if wanted > 0 else "none"
+    return "warn" if healthy < wanted else "ok"
+
+
+def security_status() -> dict:
+    """How the API is guarded: by API_KEY, by the generated key file, or not at all."""
+    source = api_key.source()
+    return {"api_key_source": source, "open_api": source == api_key.OPEN,
+            "api_key_url": _url("admin:api_key")}
 
 
 def _engines() -> list[dict]:
@@ -113,4 +210,33 @@ def _vpn() -> dict:
         "last_check": state.last_check,
         "last_error": state.last_error,
         "transitions": transitions,
+    }
+
+
+def admin_status() -> dict:
+    """The admin index's status box: the panel's banner and figures, and the links that help
+    (the blocking reason's own first, then the usual ones, each once)."""
+    now = timezone.now()
+    healthy = Engine.objects.listed().filter(health_status=Health.HEALTHY).count()
+    breaker = gate.observe().fleet.breaker_state(now)
+    problem = provisioning_status(now)
+    links = [{**action, "primary": True} for action in problem.get("actions", [])]
+    usual = []
+    if problem.get("code") != "max_capacity":
+        usual.append(("Provision one engine", _url("admin:engines_engine_provision", "?count=1")))
+    if breaker != "closed":
+        usual.append(("Reset the breaker", _url("admin:engines_fleet_reset_breaker")))
+    usual.append(("Engines", _url("admin:engines_engine_changelist")))
+    for label, url in usual:
+        if url and all(link["url"] != url for link in links):
+            links.append({"label": label, "url": url, "primary": False})
+    return {
+        "provisioning": problem,
+        "security": security_status(),
+        "engines": Engine.objects.managed().listed().count(),
+        "healthy": healthy,
+        "healthy_level": healthy_level(healthy),
+        "min_replicas": conf().MIN_REPLICAS,
+        "breaker": breaker,
+        "links": links,
     }

@@ -1,11 +1,14 @@
 """Streams and their stats in the Django admin. The proxies' events and the collector own every
-field, so both are read-only here; the one action stops a stream through its engine."""
+field, so both are read-only here; the one action stops a stream through its engine, after
+asking (core.admin_actions)."""
 
 from django.contrib import admin, messages
 from django.db.models import OuterRef, Subquery
 from django.utils.html import format_html
 
 from core.admin import ReadOnlyAdmin
+from core.admin_actions import confirm_first
+from core.errors import OrchestratorError
 
 from .models import StatSnapshot, Stream, StreamStatus
 from .services import stop_stream
@@ -77,11 +80,26 @@ class StreamAdmin(ReadOnlyAdmin):
     def peers(self, stream):
         return stream.latest_peers
 
-    @admin.action(description="Stop selected streams (through the engine's command URL)")
+    def has_stop_permission(self, request):
+        """Stopping changes nothing an operator edits, but ends a player's stream: view rights
+        on streams are enough (every staff user the admin lets in with them)."""
+        return self.has_view_permission(request)
+
+    @admin.action(description="Stop selected streams (through the engine's command URL)",
+                  permissions=["stop"])
+    @confirm_first("Stop streams", "Stop these {count} {items}?", "Yes, stop them",
+                   consequences=lambda queryset: [
+                       f"{queryset.filter(status=StreamStatus.STARTED).count()} of them are started: "
+                       "each engine is told to stop its session, and the stream ends as "
+                       "manual_stop. Ended ones are left as they are."])
     def stop_selected(self, request, queryset):
         stopped, unconfirmed = [], []
         for stream in queryset.filter(status=StreamStatus.STARTED):
-            problem = stop_stream(stream)
+            try:
+                problem = stop_stream(stream)
+            except OrchestratorError as exc:
+                messages.error(request, f"{stream.id} was not stopped: {exc}")
+                continue
             if problem:
                 unconfirmed.append(f"{stream.id} ({problem})")
             else:

@@ -1,5 +1,5 @@
-"""Streams in the admin: latest stats inline, searchable; stopping a stream asks its engine through
-the command URL, then ends it; stats and streams are read-only."""
+"""Streams in the admin: latest stats inline, searchable; stopping a stream asks the operator
+first, then its engine through the command URL, then ends it; stats and streams are read-only."""
 
 import re
 
@@ -27,8 +27,13 @@ def test_stop_asks_the_engine_then_ends_the_stream(admin_client, api, fleet):
     stat_url = stream.stat_url.replace("localhost", "127.0.0.1")
     assert httpx.get(stat_url, timeout=5).json()["error"] is None
 
-    response = admin_client.post(CHANGELIST, {"action": "stop_selected",
-                                              "_selected_action": [stream.pk]}, follow=True)
+    selected = {"action": "stop_selected", "_selected_action": [stream.pk]}
+    confirm = admin_client.post(CHANGELIST, selected).content.decode()
+    assert "Stop these 1 streams?" in confirm and "1 of them are started" in confirm
+    assert 'name="post" value="yes"' in confirm
+    stream.refresh_from_db()
+    assert stream.status == "started"  # asked, not done
+    response = admin_client.post(CHANGELIST, {**selected, "post": "yes"}, follow=True)
     assert "Stopped 1 stream(s)." in response.content.decode()
     stream.refresh_from_db()
     assert (stream.status, stream.ended_reason) == ("ended", "manual_stop")
@@ -38,7 +43,7 @@ def test_stop_asks_the_engine_then_ends_the_stream(admin_client, api, fleet):
 def test_engine_that_cannot_confirm_still_has_the_stream_ended(admin_client, api, fleet):
     stream = started_stream(api, "ch-gone")
     fleet.containers.get(stream.container_id).remove(force=True)
-    response = admin_client.post(CHANGELIST, {"action": "stop_selected",
+    response = admin_client.post(CHANGELIST, {"action": "stop_selected", "post": "yes",
                                               "_selected_action": [stream.pk]}, follow=True)
     assert "the engine could not be asked: ConnectError" in response.content.decode()
     stream.refresh_from_db()

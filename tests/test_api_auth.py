@@ -25,9 +25,16 @@ def test_right_key_reads_engines():
     assert ApiClient().get("/engines").json() == []
 
 
-def test_without_api_key_everything_is_open(orch):
-    orch(API_KEY=None)
+def test_open_api_without_api_key_leaves_everything_open(orch):
+    orch(API_KEY=None, OPEN_API=True)
     assert ApiClient(key=None).get("/engines").status_code == 200
+
+
+def test_without_api_key_a_generated_key_guards_the_api(orch, tmp_path):
+    orch(API_KEY=None, DATA_DIR=tmp_path)
+    assert ApiClient(key=None).get("/engines").status_code == 401
+    generated = (tmp_path / "api-key").read_text().strip()
+    assert ApiClient(key=generated).get("/engines").status_code == 200
 
 
 def test_staff_session_may_read_but_needs_csrf_to_change(django_user_model):

@@ -110,7 +110,8 @@ def test_state_json_requires_staff_and_says_so_in_json(client, django_user_model
 
 def test_state_json_matches_the_first_paint(staff, fleet_rows):
     state = staff.get("/panel/state.json").json()
-    assert state["kpis"]["engines"] == {"healthy": 1, "unhealthy": 1, "unknown": 1, "total": 3}
+    assert state["kpis"]["engines"] == {"healthy": 1, "unhealthy": 1, "unknown": 1, "total": 3,
+                                        "min_replicas": 0, "healthy_level": "ok"}
     assert state["kpis"]["speed_down"] == 2048
     assert [engine["name"] for engine in state["engines"]] == ["ace-healthy", "ace-new", "ace-sick"]
     healthy = state["engines"][0]

@@ -21,6 +21,10 @@ class VpnState(models.Model):
     last_check = models.DateTimeField(null=True, blank=True)
     last_change = models.DateTimeField(default=timezone.now)
 
+    class Meta:
+        verbose_name = "VPN state"
+        verbose_name_plural = "VPN states"
+
     def __str__(self):
         return f"{self.container_name or 'vpn'}: {self.container_status}/{self.health}"
 
@@ -63,6 +67,8 @@ class VpnTransition(models.Model):
 
     class Meta:
         ordering = ["-ts"]
+        verbose_name = "VPN transition"
+        verbose_name_plural = "VPN transitions"
 
     def __str__(self):
         return f"{self.ts:%Y-%m-%d %H:%M:%S} {self.kind}"

@@ -1,5 +1,6 @@
-"""Human words for the first paint. panel.js has the same rules (`ago`, `duration`, `speed`) for
-the live re-renders, so a value looks the same before and after the first update."""
+"""Human words for the first paint. panel.js has the same rules (`ago`, `duration`, `speed`,
+`countdown`) for the live re-renders, so a value looks the same before and after the first
+update."""
 
 from datetime import datetime
 
@@ -50,6 +51,23 @@ def speed(kilobytes_per_second: int | None) -> str:
     if kilobytes_per_second >= 1024:
         return f"{kilobytes_per_second / 1024:.1f} MB/s"
     return f"{kilobytes_per_second} KB/s"
+
+
+def countdown_words(seconds: float) -> str:
+    """Time left, to the second: `4 min 05 s`."""
+    seconds = max(0, int(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+@register.filter
+def countdown(moment: datetime | None) -> str:
+    if moment is None:
+        return "—"
+    return countdown_words((moment - timezone.now()).total_seconds())
 
 
 @register.filter

@@ -1,4 +1,4 @@
-"""The admin runs the fleet: its provision button starts an engine, and an open engine list shows
+"""The admin runs the fleet: its provision form starts an engine, and an open engine list shows
 an engine provisioned elsewhere without the operator reloading it."""
 
 import pytest
@@ -14,12 +14,15 @@ def engine_link(page, name: str):
     return page.locator("#result_list a", has_text=name)
 
 
-def test_admin_provision_button_starts_an_engine(open_page, fleet, live):
+def test_admin_provision_form_starts_an_engine(open_page, fleet, live):
     page = open_page(ENGINES)
-    page.click("text=Provision engine")
+    page.click("text=Provision engines")
+    page.wait_for_selector("input[name=count]")
+    assert page.input_value("input[name=count]") == "1"
+    page.click("input[type=submit][value=Provision]")
     message = page.locator(".messagelist .success").inner_text()
-    assert message.startswith("Provisioned ")
-    name = message.split()[1]
+    assert message.startswith("Provisioned 1 engine(s): ")
+    name = message.removeprefix("Provisioned 1 engine(s): ").split()[0]
     engine_link(page, name).wait_for()
     api_view = fleet.containers.get(name)
     assert api_view.status == "running"

@@ -28,10 +28,7 @@ class Command(BaseCommand):
             call_command("migrate", interactive=False, verbosity=0)
             if "channels" in settings.DATABASES:
                 call_command("migrate", database="channels", interactive=False, verbosity=0)
-        call_command("setupfleet")
-        if not conf().API_KEY:
-            self.stdout.write(self.style.WARNING(
-                "API_KEY is not set: anyone who can reach this port controls your engines"))
+        call_command("setupfleet")  # prints the API key when it generates one (or OPEN_API's warning)
         children = {}
         for web in web_processes(sys.executable, host, port, conf().WEB_PROCESSES):
             children[web.name] = subprocess.Popen(web.argv, pass_fds=web.pass_fds)

@@ -1,6 +1,7 @@
-// Keeps an admin change list current: listens to /ws/fleet and reloads the list when a change of
-// one of this script's `data-kinds` arrives. While the operator has rows ticked or is typing,
-// it only says that the list changed, so a reload never throws away a selection.
+// Keeps an admin page current (a change list, the index's fleet status box): listens to
+// /ws/fleet and reloads the page when a change of one of this script's `data-kinds` arrives.
+// While the operator has rows ticked or is typing, it only says that the list changed, so a
+// reload never throws away a selection.
 "use strict";
 
 (() => {

@@ -30,12 +30,21 @@
     return seconds < 5 ? "just now" : `${duration(seconds)} ago`;
   }
   const uptime = (iso) => (iso ? duration(secondsSince(iso)) : "—");
+  const secondsUntil = (iso) => Math.max(0, Math.floor((Date.parse(iso) - Date.now()) / 1000));
+  function countdown(iso) {
+    if (!iso) return "—";
+    const left = secondsUntil(iso);
+    const pad = (n) => String(n).padStart(2, "0");
+    if (left < 60) return `${left} s`;
+    if (left < 3600) return `${Math.floor(left / 60)} min ${pad(left % 60)} s`;
+    return `${Math.floor(left / 3600)} h ${pad(Math.floor((left % 3600) / 60))} min`;
+  }
   function speed(kb) {
     if (typeof kb !== "number") return "—";
     return kb >= 1024 ? `${(kb / 1024).toFixed(1)} MB/s` : `${kb} KB/s`;
   }
   const orDash = (value) => (value === null || value === undefined || value === "" ? "—" : String(value));
-  const FORMATS = { ago, uptime };
+  const FORMATS = { ago, uptime, countdown };
 
   // ---- DOM helpers: attributes and text only ------------------------------------------------------
   function el(tag, attrs, ...children) {
@@ -55,8 +64,21 @@
     el("time", { "data-fmt": format, datetime: iso || "" }, FORMATS[format](iso));
 
   function tickTimes() {
-    for (const node of document.querySelectorAll("time[data-fmt]")) {
+    for (const node of document.querySelectorAll("time[data-fmt]:not([data-fmt=countdown])")) {
       node.textContent = FORMATS[node.dataset.fmt](node.getAttribute("datetime"));
+    }
+  }
+
+  // The open breaker turns half-open by time alone, with nothing to announce it: count down each
+  // second, and read the state again when the count reaches zero.
+  function tickCountdowns() {
+    for (const node of document.querySelectorAll("time[data-fmt=countdown]")) {
+      const iso = node.getAttribute("datetime");
+      node.textContent = countdown(iso);
+      if (iso && secondsUntil(iso) === 0 && node.dataset.expired !== "1") {
+        node.dataset.expired = "1";
+        scheduleRefresh(1000);
+      }
     }
   }
 
@@ -71,9 +93,25 @@
   }
 
   // ---- Rendering ---------------------------------------------------------------------------------
+  function renderBanner(problem) {
+    const banner = $("#banner");
+    banner.hidden = !problem.blocked;
+    if (!problem.blocked) return;
+    banner.className = `banner banner-${problem.level}`;
+    const set = (name, ...content) => $(`[data-banner="${name}"]`).replaceChildren(...content);
+    set("title", problem.title);
+    set("code", problem.code);
+    set("message", problem.message);
+    set("advice", problem.advice, ...(problem.countdown_until ? [" ", el("span", { class: "nowrap" },
+      "Half-open in ", timeEl(problem.countdown_until, "countdown"), ".")] : []));
+    set("actions", ...problem.actions.map((action) => el("a", { class: "button", href: action.url }, action.label)));
+  }
+
   function renderKpis(kpis) {
     const set = (name, text) => { $(`[data-kpi="${name}"]`).textContent = text; };
     set("healthy", kpis.engines.healthy);
+    $('[data-kpi="healthy"]').className = `kpi-value ${kpis.engines.healthy_level}`;
+    set("healthy_detail", kpis.engines.min_replicas ? `of ${kpis.engines.min_replicas} wanted` : "");
     set("unhealthy", kpis.engines.unhealthy);
     $('[data-kpi="unhealthy"]').className = kpis.engines.unhealthy ? "kpi-value bad" : "kpi-value";
     set("unknown", kpis.engines.unknown);
@@ -187,6 +225,8 @@
 
   function render(state) {
     snapshot = state;
+    renderBanner(state.provisioning);
+    $("#security-banner").hidden = !state.security.open_api;
     renderKpis(state.kpis);
     renderEngines(state.engines);
     renderVpn(state.vpn);
@@ -390,5 +430,6 @@
   });
   if (selectedId) renderDetail();
   setInterval(tickTimes, 5000);
+  setInterval(tickCountdowns, 1000);
   connect();
 })();
