@@ -9,6 +9,7 @@ from core.auth import api_key_or_staff
 from core.errors import OrchestratorError
 from engines.api.health import router as engine_health_router
 from engines.api.router import router as engines_router
+from playback.api.router import router as playback_router
 from streams.api.router import router as streams_router
 from vpn.api.router import router as vpn_router
 
@@ -77,6 +78,7 @@ api.add_router("", streams_router)
 api.add_router("", vpn_router)
 api.add_router("", status_router)
 api.add_router("", settings_router)
+api.add_router("", playback_router)
 
 
 @api.exception_handler(OrchestratorError)

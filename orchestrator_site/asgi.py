@@ -14,6 +14,7 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from core.config import conf  # noqa: E402
 from orchestrator_site.http_handler import ThreadedASGIHandler  # noqa: E402
 from panel.routing import websocket_urlpatterns  # noqa: E402
+from playback.asgi import start_owner, with_playback  # noqa: E402
 
 if not conf().API_KEY:
     logging.getLogger("orchestrator").warning(
@@ -21,10 +22,13 @@ if not conf().API_KEY:
     )
 
 application = ProtocolTypeRouter({
-    "http": ThreadedASGIHandler(threads=conf().WEB_THREADS,
-                               active=conf().WEB_ACTIVE_REQUESTS),
+    # Players (/ace/getstream) to the playback app, every other request to Django.
+    "http": with_playback(ThreadedASGIHandler(threads=conf().WEB_THREADS,
+                                              active=conf().WEB_ACTIVE_REQUESTS)),
     "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
 })
+
+start_owner()
 
 # What start-up built lives as long as the process: frozen, it is no longer scanned by every full
 # collection, which cut the p99 of GET /engines under 8 clients from 88 to 35 ms here.

@@ -30,6 +30,7 @@ from core.models import Counter, JobRun, bucket_label
 from engines import gate
 from engines.models import Engine, Fleet, Health
 from engines.provisioning import PROVISION_BUCKETS, PROVISION_DURATION
+from playback.models import PlayedContent
 from streams.models import Stream
 from streams.services import with_latest_stats
 from vpn.models import VpnState
@@ -53,6 +54,10 @@ COUNTERS = {
     "orch_provision_failures_total": ("Engine provisions that failed, by reason.", ("reason",), []),
     "orch_image_pulls_total": ("Pulls of the engine image, by result (pulled, failed).",
                                ("result",), [("pulled",), ("failed",)]),
+    "orch_proxy_bytes_sent_total": ("Bytes the playback proxy sent to players.", (), [()]),
+    "orch_proxy_players_cut_off_total": ("Players cut off for falling behind the stream.", (), [()]),
+    "orch_proxy_failovers_total": ("Engine sessions of played contents replaced, by reason.",
+                                   ("reason",), []),
 }
 
 GAUGES = {
@@ -82,6 +87,8 @@ GAUGES = {
                                              "is in, 0 for the others.", ("state",)),
     "orch_provision_consecutive_failures": ("Engine starts that failed in a row (the breaker "
                                             "opens at PROVISION_FAILURE_THRESHOLD).", ()),
+    "orch_proxy_players": ("Players of contents the orchestrator plays.", ()),
+    "orch_proxy_upstreams": ("Contents the orchestrator plays (one engine session each).", ()),
 }
 
 HISTOGRAMS = {
@@ -117,7 +124,7 @@ class FleetCollector(Collector):
     def collect(self):
         try:
             families = [*_counters(), *_fleet_gauges(), *_stream_gauges(), *_job_gauges(),
-                        *_provisioning_gauges(), _provision_histogram()]
+                        *_provisioning_gauges(), *_playback_gauges(), _provision_histogram()]
         except DatabaseError:
             log.exception("metrics: the database could not be read")
             families = []
@@ -224,6 +231,14 @@ def _provisioning_gauges() -> list[Metric]:
     failures = _family("orch_provision_consecutive_failures")
     failures.add_metric([], fleet.start_failures)
     return [blocked, breaker, failures]
+
+
+def _playback_gauges() -> list[Metric]:
+    players, upstreams = _family("orch_proxy_players"), _family("orch_proxy_upstreams")
+    rows = list(PlayedContent.objects.values_list("players", flat=True))
+    players.add_metric([], sum(rows))
+    upstreams.add_metric([], len(rows))
+    return [players, upstreams]
 
 
 def _job_gauges() -> list[Metric]:

@@ -5,7 +5,7 @@ from here."""
 from __future__ import annotations
 
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 APPLICATION = "orchestrator_site.asgi:application"
@@ -22,6 +22,7 @@ class WebProcess:
     name: str
     argv: list[str]
     listener: socket.socket | None = None
+    env: dict[str, str] = field(default_factory=dict)  # added to the launcher's environment
 
     @property
     def pass_fds(self) -> tuple[int, ...]:
@@ -36,9 +37,13 @@ class WebProcess:
 def web_processes(python: str, host: str, port: int, count: int) -> list[WebProcess]:
     """Each of several processes gets a listening socket of its own on the same port
     (SO_REUSEPORT), so the kernel spreads connections evenly. With one shared socket, the process
-    that is already busy keeps accepting (measured with wrk: no gain at all)."""
+    that is already busy keeps accepting (measured with wrk: no gain at all).
+
+    The first process plays every content (playback.asgi); it also listens on a port of its own
+    on 127.0.0.1, where the others pass it their players (PLAYBACK_OWNER_URL)."""
     if count == 1:
         return [WebProcess("web", [python, "-m", "daphne", "-b", host, "-p", str(port), APPLICATION])]
+    owner_port = _free_loopback_port()
     processes = []
     for number in range(1, count + 1):
         listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
@@ -47,7 +52,17 @@ def web_processes(python: str, host: str, port: int, count: int) -> list[WebProc
         listener.bind((host, port))
         listener.listen(1024)
         listener.set_inheritable(True)
-        name = "web" if number == 1 else f"web-{number}"
-        argv = [python, "-m", "daphne", "--fd", str(listener.fileno()), APPLICATION]
-        processes.append(WebProcess(name, argv, listener))
+        argv = [python, "-m", "daphne", "--fd", str(listener.fileno())]
+        if number == 1:
+            argv += ["-e", f"tcp:port={owner_port}:interface=127.0.0.1"]
+            processes.append(WebProcess("web", [*argv, APPLICATION], listener))
+        else:
+            processes.append(WebProcess(f"web-{number}", [*argv, APPLICATION], listener,
+                                        {"PLAYBACK_OWNER_URL": f"http://127.0.0.1:{owner_port}"}))
     return processes
+
+
+def _free_loopback_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

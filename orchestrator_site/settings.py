@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "engines",
     "streams",
     "vpn",
+    "playback",
     "panel",
 ]
 

@@ -255,6 +255,11 @@ class Hub:
         return f"<Hub {self.key} {self.state} on {self.label} players={self.players}>"
 
     @property
+    def session(self) -> Session | None:
+        """The session being read now (None between sessions)."""
+        return self._session
+
+    @property
     def state(self) -> str:
         if self._final:
             return self._final

@@ -51,6 +51,10 @@ class Stream(models.Model):
     ended_at = models.DateTimeField(null=True, blank=True)
     ended_reason = models.CharField(max_length=200, blank=True, default="")
     collector_errors = models.PositiveIntegerField(default=0)
+    played_by = models.CharField(
+        max_length=100, blank=True, default="",
+        help_text="Empty for a stream a proxy reported; `orchestrator:<instance>` for one the "
+                  "orchestrator plays itself (/ace/getstream).")
 
     objects = StreamQuerySet.as_manager()
 

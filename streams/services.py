@@ -110,9 +110,10 @@ def check_engine_url(url: str, field: str, engine: Engine) -> None:
 
 
 @transaction.atomic
-def record_stream_started(event: StreamStartedIn) -> tuple[Stream, bool]:
+def record_stream_started(event: StreamStartedIn, played_by: str = "") -> tuple[Stream, bool]:
     """Create or update the stream the event describes; a repeated start changes nothing twice.
-    Returns the stream and whether it was created."""
+    Returns the stream and whether it was created. `played_by` marks a stream the orchestrator
+    plays itself (playback)."""
     now = timezone.now()
     engine = _find_engine(event) or _external_engine(event, now)
     for field in ("stat_url", "command_url"):
@@ -127,6 +128,7 @@ def record_stream_started(event: StreamStartedIn) -> tuple[Stream, bool]:
         "command_url": event.session.command_url,
         "is_live": bool(event.session.is_live),
         "labels": event.labels,
+        "played_by": played_by,
     }
     stream_id = stream_id_of(event)
     stream, created = Stream.objects.select_for_update().get_or_create(

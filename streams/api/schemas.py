@@ -86,6 +86,7 @@ class StreamState(Schema):
     status: str
     ended_reason: str
     labels: dict[str, str]
+    played_by: str = ""
     # Filled by streams.services.with_latest_stats; null when not loaded or nothing collected yet.
     latest_stats: StatsOut | None = None
 

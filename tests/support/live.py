@@ -104,7 +104,7 @@ class Orchestrator:
         if "web" in self.processes:
             count = int(self.env.get("WEB_PROCESSES", "1"))
             for web in web_processes(sys.executable, "127.0.0.1", self.port, count):
-                self._spawn(web.name, web.argv, web.pass_fds)
+                self._spawn(web.name, web.argv, web.pass_fds, web.env)
                 web.started()
         if "worker" in self.processes:
             self.start_worker()
@@ -115,9 +115,10 @@ class Orchestrator:
         """The worker of an orchestrator started without it (`processes=("web",)`)."""
         self._spawn("worker", worker_command(sys.executable))
 
-    def _spawn(self, name: str, argv: list[str], pass_fds: tuple[int, ...] = ()) -> None:
+    def _spawn(self, name: str, argv: list[str], pass_fds: tuple[int, ...] = (),
+               env: dict[str, str] | None = None) -> None:
         self.children[name] = subprocess.Popen(
-            argv, env=self.env, cwd=ROOT, stdout=self._log(name), stderr=subprocess.STDOUT,
+            argv, env={**self.env, **(env or {})}, cwd=ROOT, stdout=self._log(name), stderr=subprocess.STDOUT,
             start_new_session=True, pass_fds=pass_fds,
         )
 

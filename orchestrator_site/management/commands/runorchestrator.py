@@ -1,3 +1,4 @@
+import os
 import signal
 import subprocess
 import sys
@@ -31,7 +32,8 @@ class Command(BaseCommand):
         call_command("setupfleet")  # prints the API key when it generates one (or OPEN_API's warning)
         children = {}
         for web in web_processes(sys.executable, host, port, conf().WEB_PROCESSES):
-            children[web.name] = subprocess.Popen(web.argv, pass_fds=web.pass_fds)
+            children[web.name] = subprocess.Popen(web.argv, pass_fds=web.pass_fds,
+                                                  env={**os.environ, **web.env})
             web.started()
         children["worker"] = subprocess.Popen(worker_command(sys.executable))
         self.stdout.write(f"orchestrator on http://{host}:{port} (pids: " + ", ".join(
