@@ -67,7 +67,7 @@ def _object_body(request) -> dict[str, Any]:
     return body
 
 
-@router.get("/settings", response=list[SettingOut], exclude_none=True)
+@router.get("/settings", response=list[SettingOut])
 def list_settings(request):
     """Each setting, its value in force and where it comes from ("saved", "environment" or
     "default"); `live` ones change without a restart, the others are listed read-only (secrets
@@ -75,7 +75,7 @@ def list_settings(request):
     return live_settings.describe()
 
 
-@router.patch("/settings", response=list[SettingOut], exclude_none=True, openapi_extra=_OBJECT_BODY)
+@router.patch("/settings", response=list[SettingOut], openapi_extra=_OBJECT_BODY)
 def change_settings(request):
     """Save live settings (lower-case names, JSON values; null returns one to the environment).
     Validated like start-up, on the combination with the other values: 422 names every bad
@@ -90,7 +90,7 @@ def export_settings(request):
     return live_settings.export()
 
 
-@router.post("/settings/import", response=list[SettingOut], exclude_none=True,
+@router.post("/settings/import", response=list[SettingOut],
              openapi_extra=_OBJECT_BODY)
 def import_settings(request):
     """The saved values become exactly the given ones (what GET /settings/export wrote); the
@@ -110,7 +110,7 @@ def settings_history(request, limit: int = 50):
 
 
 # Last: Django matches paths in order, and /settings/{name} would take /settings/export.
-@router.delete("/settings/{name}", response=list[SettingOut], exclude_none=True)
+@router.delete("/settings/{name}", response=list[SettingOut])
 def reset_setting(request, name: str):
     """Back to the environment's value."""
     live_settings.reset(name, who=who(request), source=SettingChange.Source.API)

@@ -25,9 +25,10 @@ def entry(api, name: str) -> dict:
 
 def test_environment_first_then_saved_then_environment_again(api, orch):
     orch(MIN_REPLICAS=1, ENGINE_GRACE_PERIOD_S=45)
-    assert entry(api, "min_replicas") | {"help": ""} == {
+    assert entry(api, "min_replicas") == {
         "name": "min_replicas", "value": 1, "environment": 1, "source": "environment",
-        "live": True, "topic": "engines", "help": ""}
+        "live": True, "topic": "engines", "help": "Engines kept running, warm, even with no stream",
+        "saved_by": None, "saved_at": None, "not_applied": None}
     assert entry(api, "collect_spread")["source"] == "default"  # not set in the environment
 
     assert patch(api, {"min_replicas": 2}).status_code == 200
