@@ -333,7 +333,7 @@ class FleetAdmin(admin.ModelAdmin):
         if fleet.last_start_failure:
             facts.append(f"Last failure: {fleet.last_start_failure}")
         facts.append("Engine starts are allowed again at once; if their cause remains, "
-                     f"{conf().PROVISION_FAILURE_THRESHOLD} more failures open it again.")
+                     f"{conf().PROVISION_FAILURE_THRESHOLD} more failed start(s) open it again.")
         return facts
 
     @staticmethod

@@ -219,10 +219,13 @@ def ensure_image(image: str) -> bool:
         return False
     try:
         _call(client().images.pull, image)
-    except docker.errors.APIError as exc:
-        raise ImageUnavailable(
-            f"image {image!r} is not available locally and could not be pulled: {exc.explanation}"
-        ) from exc
+    except (docker.errors.APIError, DockerUnavailable) as exc:
+        # Docker answered (an APIError): a registry refusing the connection is no Docker outage.
+        cause = exc if isinstance(exc, docker.errors.APIError) else exc.__cause__
+        if not isinstance(cause, docker.errors.APIError):
+            raise
+        raise ImageUnavailable(f"image {image!r} is not available locally and could not be "
+                               f"pulled: {cause.explanation}") from exc
     _images_seen[image] = time.monotonic()
     return True
 
@@ -238,14 +241,8 @@ def run_container(
     network: str | None = None,
 ) -> ContainerView:
     """Create and start a container; on any failure nothing is left behind."""
-    options = {
-        "image": image,
-        "name": name,
-        "environment": env,
-        "labels": labels,
-        "detach": True,
-        "restart_policy": {"Name": "unless-stopped"},
-    }
+    options = {"image": image, "name": name, "environment": env, "labels": labels, "detach": True,
+               "restart_policy": {"Name": "unless-stopped"}}
     if network_mode:
         options["network_mode"] = network_mode
     else:

@@ -16,9 +16,10 @@ What it knows is stored on the `Fleet` row, so web and worker share it and a res
 otherwise (a ping, a local image inspect), but it never pulls an image before its backoff.
 
 Every write below that changes a reason announces it (`notify("provisioning", ...)`), so the
-panel and the admin index show a new reason, or its end, at once. The other reasons change with
-messages of their own: the capacity with "engine", the VPN with "vpn"; the breaker's step from
-open to half-open is a matter of time alone (readers count down `recovery_eta_seconds`).
+panel and the admin index show a new reason, or its end, at once, and so does a saved setting
+the decision reads (`settings_changed`). The other reasons change with messages of their own:
+the capacity with "engine", the VPN with "vpn"; the breaker's step from open to half-open is a
+matter of time alone (readers count down `recovery_eta_seconds`).
 """
 
 from __future__ import annotations
@@ -275,6 +276,18 @@ def _announce(reason: str, blocking: bool) -> None:
     """A reason provisioning may be blocked began (`blocking`) or ended: live views read the gate
     again. Called only on a change, never for a repeat."""
     notify("provisioning", reason=reason, blocking=blocking)
+
+
+# Saved settings the decision reads: a change may start or end a reason with no write here (an
+# image set back to one that is present, a cap raised), so it is announced too.
+GATE_SETTINGS = frozenset({"TARGET_IMAGE", "MAX_REPLICAS", "MAX_ACTIVE_REPLICAS",
+                           "PROVISION_FAILURE_THRESHOLD", "PROVISION_COOLDOWN_S", "MIN_REPLICAS"})
+
+
+def settings_changed(sender, names, **kwargs) -> None:
+    """core.live_settings' signal: live views read the gate again when one of its inputs moved."""
+    if changed := sorted(GATE_SETTINGS & set(names)):
+        notify("provisioning", reason="settings", changed=changed)
 
 
 def record_docker(reachable: bool, error: str = "") -> None:

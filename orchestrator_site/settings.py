@@ -31,6 +31,11 @@ SECRET_KEY = _secret_key()
 DEBUG = ORCH.DEBUG
 ALLOWED_HOSTS = list(ORCH.ALLOWED_HOSTS)
 CSRF_TRUSTED_ORIGINS = list(ORCH.CSRF_TRUSTED_ORIGINS)
+# Behind a TLS proxy (every trusted origin https://, README "Behind TLS") the session and CSRF
+# cookies are sent over HTTPS only, so a password's session never crosses the network in clear.
+BEHIND_TLS = bool(CSRF_TRUSTED_ORIGINS) and all(
+    origin.startswith("https://") for origin in CSRF_TRUSTED_ORIGINS)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = BEHIND_TLS
 
 INSTALLED_APPS = [
     # Django's admin with the orchestrator's site as its default (header, status box, API key).

@@ -86,7 +86,7 @@ def _actions(code: str) -> list[dict]:
     """The links that help with `code`, for the panel's banner and the admin index's box."""
     wanted = {
         "docker_unreachable": [("Provision one engine", "admin:engines_engine_provision", "?count=1")],
-        "image_unavailable": [("Edit the engine image", "admin:core_settings", ""),
+        "image_unavailable": [("Edit the engine image", "admin:core_settings", "#setting-target_image"),
                               ("Provision one engine", "admin:engines_engine_provision", "?count=1")],
         "vpn_disconnected": [("VPN state", "admin:vpn_vpnstate_changelist", "")],
         "circuit_breaker": [("Reset the breaker", "admin:engines_fleet_reset_breaker", "")],

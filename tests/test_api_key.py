@@ -142,3 +142,18 @@ def test_rotating_in_the_admin_changes_the_key_of_running_web_processes(engine_i
         assert status_with(orchestrator.base_url, old) == {403}
     finally:
         orchestrator.stop()
+
+
+# --- behind TLS -------------------------------------------------------------------------------
+
+def cookie_flags(**env: str) -> str:
+    orchestrator = live.Orchestrator(env=env)
+    script = ("from django.conf import settings; "
+              "print(settings.SESSION_COOKIE_SECURE, settings.CSRF_COOKIE_SECURE)")
+    return orchestrator.manage("shell", "-c", script).stdout.strip().splitlines()[-1]
+
+
+def test_cookies_are_secure_behind_a_tls_proxy_only():
+    assert cookie_flags(CSRF_TRUSTED_ORIGINS="https://orch.example.net") == "True True"
+    assert cookie_flags() == "False False"  # plain http on :8000 keeps working
+    assert cookie_flags(CSRF_TRUSTED_ORIGINS="http://10.0.0.5:8000") == "False False"

@@ -88,6 +88,17 @@ def test_image_unavailable(staff, announced, orch):
     assert fleet_snapshot()["provisioning"] == {"blocked": False}
 
 
+def test_a_saved_setting_the_gate_reads_is_announced(announced, django_capture_on_commit_callbacks):
+    from core import live_settings
+
+    with django_capture_on_commit_callbacks(execute=True):
+        live_settings.apply({"target_image": "localhost:1/other-engine:1"}, who="ops", source="test")
+    assert announced == [("provisioning", {"reason": "settings", "changed": ["TARGET_IMAGE"]})]
+    with django_capture_on_commit_callbacks(execute=True):
+        live_settings.apply({"stats_history_max": 100}, who="ops", source="test")
+    assert len(announced) == 1  # not one the gate reads
+
+
 def test_vpn_down(staff, orch):
     orch(GLUETUN_CONTAINER_NAME="gluetun")
     VpnState.objects.create(pk=1, container_name="gluetun", container_status="exited",

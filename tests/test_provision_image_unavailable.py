@@ -80,3 +80,14 @@ def test_an_image_loaded_by_hand_is_used_at_once(api, missing_image, fleet, engi
         assert blocked_code() is None
     finally:
         fleet.images.remove(MISSING)
+
+
+def test_a_registry_that_refuses_the_connection_is_no_docker_outage(api, orch, docker_client):
+    """Docker answers a pull from a closed port with HTTP 500 "connection refused": the image is
+    unavailable, and Docker, which answered, is not reported down."""
+    orch(TARGET_IMAGE="127.0.0.1:1/orch-test-refused:never")
+    refused = api.post("/provision/acestream", {"labels": {}, "env": {}})
+    assert refused.status_code == 503
+    assert refused.json()["detail"]["code"] == "image_unavailable"
+    assert "connection refused" in refused.json()["detail"]["message"]
+    assert Fleet.stored().docker_reachable
