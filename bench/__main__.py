@@ -21,7 +21,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCHES = ["provision", "gate", "stats", "health", "vpn", "panel", "fleet", "events", "web_handler",
-           "databases"]
+           "playback", "databases"]
 
 
 def run(names: list[str]) -> tuple[list[dict], dict[str, float]]:
