@@ -14,6 +14,8 @@ from core.config import conf
 
 # The settings the schedules are built from: a saved change to one re-writes them.
 SCHEDULED_SETTINGS = {"AUTOSCALE_INTERVAL_S", "HEALTH_CHECK_INTERVAL_S", "ENGINE_GRACE_PERIOD_S"}
+# The settings reconcile acts on: a saved change to one has the worker reconcile at once.
+RECONCILED_SETTINGS = {"MIN_REPLICAS", "MAX_REPLICAS", "MAX_ACTIVE_REPLICAS", "TARGET_IMAGE"}
 
 
 def cron_every(seconds: int) -> str:
@@ -54,3 +56,21 @@ def ensure_schedules() -> list[str]:
         schedule.save()
     Schedule.objects.exclude(name__in=wanted).delete()
     return sorted(wanted)
+
+
+def reconcile_soon() -> None:
+    """A reconcile pass by the worker now (its task queue is polled every 0.5 s)."""
+    from django_q.tasks import async_task
+
+    async_task("orchestrator_site.schedules.reconcile_with_saved_settings",
+               task_name="reconcile-after-settings")
+
+
+def reconcile_with_saved_settings():
+    """Reconcile with the saved settings read now, not up to a second ago: the change that asked
+    for this pass was committed just before."""
+    from core.config import reread
+    from engines import jobs
+
+    reread()
+    return jobs.reconcile()
