@@ -425,8 +425,14 @@ def forget_saved() -> None:
 
 
 def reread() -> Config:
-    """conf(), asking the database now whether the saved values changed."""
-    return _refresh(settings.ORCH, _layered)
+    """conf(), asking the database now whether the saved values changed (waiting for a thread
+    that is reading them meanwhile, rather than answering from the copy it replaces)."""
+    global _layered
+    from . import live_settings
+
+    with _refreshing:
+        _layered = live_settings.layer(settings.ORCH, _layered)
+        return _layered.config
 
 
 def current_layers() -> Layered:
