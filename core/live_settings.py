@@ -63,6 +63,8 @@ def topic_of(name: str) -> str:
 
 LIVE = tuple(name for name in FIELDS if is_live(name))
 LIVE_TOPICS = ("engines", "health", "stats", "vpn", "proxy")
+FIXED_TOPICS = ("docker", "vpn", "storage", "security", "processes", "engines", "health", "stats",
+                "proxy")
 
 
 def jsonable(value: Any) -> Any:
@@ -398,8 +400,11 @@ def describe() -> list[dict[str, Any]]:
     # From the rows themselves rather than this process's copy, which may be a second old.
     rows = {row.name: row for row in Setting.objects.all() if row.name in LIVE}
     config, applied_values, ignored = _applicable(env, {name: row.value for name, row in rows.items()})
-    topics = [*LIVE_TOPICS, *(topic for topic in TOPICS if topic not in LIVE_TOPICS)]
-    order = sorted(FIELDS, key=lambda name: (not is_live(name), topics.index(topic_of(name))))
+    def place(name: str) -> tuple[bool, int]:
+        topics = LIVE_TOPICS if is_live(name) else FIXED_TOPICS
+        return not is_live(name), topics.index(topic_of(name))
+
+    order = sorted(FIELDS, key=place)
     described = []
     for name in order:
         field = FIELDS[name]
