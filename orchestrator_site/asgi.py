@@ -11,14 +11,15 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from core import api_key  # noqa: E402
 from core.config import conf  # noqa: E402
 from orchestrator_site.http_handler import ThreadedASGIHandler  # noqa: E402
 from panel.routing import websocket_urlpatterns  # noqa: E402
 from playback.asgi import start_owner, with_playback  # noqa: E402
 
-if not conf().API_KEY:
+if api_key.source() == api_key.OPEN:
     logging.getLogger("orchestrator").warning(
-        "API_KEY is not set: the API is open to anyone who can reach this port"
+        "OPEN_API is true: the API is open to anyone who can reach this port"
     )
 
 application = ProtocolTypeRouter({

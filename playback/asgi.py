@@ -26,6 +26,7 @@ from urllib.parse import parse_qs
 
 from django.conf import settings
 
+from core import api_key
 from core.config import conf
 from core.errors import OrchestratorError
 
@@ -83,10 +84,10 @@ def _authorize(headers: dict[bytes, bytes], query: dict[str, list[str]]) -> None
     relayed = headers.get(RELAY_HEADER)
     if relayed is not None and hmac.compare_digest(relayed, relay_token().encode()):
         return  # the relaying process checked the key
-    cfg = conf()
-    keys = [key for key in (cfg.API_KEY, cfg.STREAM_KEY) if key]
-    if not keys and not cfg.API_KEY:
-        return
+    api = api_key.current()
+    if api is None:
+        return  # the operator opened the API (OPEN_API): playback too
+    keys = [key for key in (api, conf().STREAM_KEY) if key]
     scheme, _, token = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
     given = token.strip() if scheme.lower() == "bearer" else ""
     given = given or (query.get("key") or [""])[0]
