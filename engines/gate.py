@@ -116,7 +116,8 @@ def _image_blocked(fleet: Fleet, image: str) -> Blocked | None:
         return None
     return Blocked("image_unavailable", "the engine image is not available and could not be pulled",
                    None, can_retry=False, should_wait=False,
-                   private=fleet.image_error)
+                   private=fleet.image_error if image in fleet.image_error
+                   else f"{image}: {fleet.image_error}")
 
 
 def _breaker_blocked(fleet: Fleet, now) -> Blocked | None:

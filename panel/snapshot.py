@@ -13,6 +13,7 @@ from core import api_key
 from core.config import conf
 from engines import gate
 from engines.models import Engine, Health
+from playback.models import PlayedContent
 from streams.models import Stream, StreamStatus
 from streams.services import with_latest_stats
 from vpn.models import VpnState, VpnTransition
@@ -24,8 +25,9 @@ SYSTEM_LABEL_PREFIXES = ("acestream.", "host.", "orchestrator.", "com.docker.", 
 
 def fleet_snapshot() -> dict:
     now = timezone.now()
-    engines = _engines()
-    streams = _streams()
+    played = _played()
+    engines = _engines(played)
+    streams = _streams(played)
     vpn = _vpn()
     health = {status: 0 for status in Health.values}
     for engine in engines:
@@ -138,7 +140,14 @@ def security_status() -> dict:
             "api_key_url": _url("admin:api_key")}
 
 
-def _engines() -> list[dict]:
+def _played() -> list[PlayedContent]:
+    return list(PlayedContent.objects.all())
+
+
+def _engines(played: list[PlayedContent]) -> list[dict]:
+    serving: dict[str, list[str]] = {}
+    for content in played:
+        serving.setdefault(content.engine, []).append(content.key)
     rows = Engine.objects.listed().annotate(
         active_streams=Count("streams", filter=Q(streams__status=StreamStatus.STARTED))
     ).order_by("container_name")  # aggregation drops Meta.ordering
@@ -160,6 +169,7 @@ def _engines() -> list[dict]:
             "forwarded": engine.forwarded,
             "p2p_port": engine.p2p_port,
             "labels": _operator_labels(engine.labels),
+            "playing": serving.get(engine.container_name, []),  # contents the orchestrator plays
         }
         for engine in rows
     ]
@@ -171,7 +181,8 @@ def _operator_labels(labels: dict) -> dict:
             if key != own and not key.startswith(SYSTEM_LABEL_PREFIXES)}
 
 
-def _streams() -> list[dict]:
+def _streams(played: list[PlayedContent]) -> list[dict]:
+    players = {content.stream_id: content.players for content in played}
     rows = with_latest_stats(Stream.objects.started().select_related("engine").order_by("-started_at"))
     return [
         {
@@ -185,6 +196,9 @@ def _streams() -> list[dict]:
             "started_at": stream.started_at,
             "labels": stream.labels,
             "latest": stream.latest_stats,
+            # Streams the orchestrator plays itself: how many players watch them now.
+            "played_by_orchestrator": bool(stream.played_by),
+            "players": players.get(stream.id, 0) if stream.played_by else None,
         }
         for stream in rows
     ]

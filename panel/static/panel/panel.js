@@ -136,11 +136,14 @@
     const button = (action, text, extraClass) => el("button", {
       type: "button", class: extraClass, "data-action": action, "data-id": engine.id, "data-name": engine.name,
     }, text);
+    const playing = engine.playing || [];
     return el("tr", { "data-engine": engine.id },
       el("td", { "data-label": "Engine" },
         el("div", { class: "name" }, engine.name, badges),
         labels.length && el("div", { class: "chips" },
-          labels.map(([key, value]) => el("span", { class: "chip" }, `${key}=${value}`)))),
+          labels.map(([key, value]) => el("span", { class: "chip" }, `${key}=${value}`))),
+        playing.length && el("div", { class: "chips" },
+          playing.map((key) => el("span", { class: "chip playing", title: "played by the orchestrator" }, `▶ ${key}`)))),
       el("td", { "data-label": "Health", class: "nowrap" },
         el("span", { class: `health health-${engine.health}` }, engine.health),
         engine.health_error && el("div", { class: "reason" }, engine.health_error)),
@@ -184,6 +187,8 @@
       type: "button", class: "stream", "data-id": stream.id, "aria-pressed": String(stream.id === selectedId),
     },
     el("span", { class: "stream-key" }, el("span", { class: "badge" }, stream.key_type), " ",
+      stream.played_by_orchestrator && el("span", { class: "badge players", "data-players": stream.players },
+        `${stream.players} player${stream.players === 1 ? "" : "s"}`), " ",
       el("span", { class: "mono" }, stream.id)),
     el("span", { class: "stream-meta" },
       `${stream.engine || "unknown engine"} · ↓ ${speed(latest.speed_down)} · ↑ ${speed(latest.speed_up)} · `
