@@ -126,3 +126,29 @@ def test_keys(orchestrator):
                            ).status_code == 200
         # A key in the query string opens playback routes only.
         assert client.get(f"/engines?key={orchestrator.api_key}").status_code == 401
+
+
+def test_the_panel_shows_players_and_what_each_engine_plays(orchestrator, fleet):
+    from tests.support.sockets import staff_cookie
+
+    cookie = staff_cookie(orchestrator)
+
+    def panel_state() -> dict:
+        return httpx.get(f"{orchestrator.base_url}/panel/state.json", headers={"Cookie": cookie},
+                         timeout=10).json()
+
+    async def scenario():
+        group = players(orchestrator, CONTENT_B, 3)
+        await asyncio.gather(*(player.open() for player in group))
+        await asyncio.gather(*(player.read_until(8 * KB) for player in group))
+        state = await asyncio.to_thread(wait_for, lambda: (found := panel_state()) and any(
+            s.get("players") == 3 for s in found["streams"]) and found, 15, 0.2)
+        for player in group:
+            player.close()
+        return state
+
+    state = asyncio.run(scenario())
+    stream = next(s for s in state["streams"] if s["key"] == CONTENT_B)
+    assert stream["played_by_orchestrator"] is True and stream["players"] == 3
+    engine = next(e for e in state["engines"] if e["name"] == stream["engine"])
+    assert engine["playing"] == [f"id:{CONTENT_B}"]
