@@ -194,10 +194,17 @@ class SettingAdmin(admin.ModelAdmin):
             "errors": errors,
             "other_errors": other_errors,
             "import_errors": import_errors,
-            "history": live_settings.history(50),
+            "history": [self._shown_change(change) for change in live_settings.history(50)],
             "may_change": self.has_change_permission(request),
             "export_url": reverse("admin:core_settings_export"),
         }
+
+
+    @staticmethod
+    def _shown_change(change: SettingChange) -> SettingChange:
+        change.old_text = _text(change.old_value) or "—"
+        change.new_text = _text(change.new_value) or "—"
+        return change
 
 
 @admin.register(SettingChange)

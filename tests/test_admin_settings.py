@@ -95,6 +95,7 @@ def test_reset_to_environment_per_field(admin_client, orch):
     assert conf().ENGINE_GRACE_PERIOD_S == 90 and conf().AUTO_DELETE is False
     page = admin_client.get(PAGE).content.decode()
     assert 'name="reset" value="engine_grace_period_s"' in page
+    assert "<code>true</code> → <code>false</code>" in page.split('id="settings-history"')[1]
     response = admin_client.post(PAGE, {"reset": "engine_grace_period_s"}, follow=True)
     assert "engine_grace_period_s: 90 → 30 (the environment&#x27;s value)" in response.content.decode()
     assert conf().ENGINE_GRACE_PERIOD_S == 30 and conf().AUTO_DELETE is False
