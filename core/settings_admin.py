@@ -39,7 +39,7 @@ def _source_text(entry: dict) -> str:
     if entry["source"] == "saved":
         return f"saved by {entry.get('saved_by') or 'someone'}"
     if entry["source"] == "environment":
-        return "the environment"
+        return "from the environment"
     return "the built-in default"
 
 

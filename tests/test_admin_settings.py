@@ -64,7 +64,7 @@ def test_staff_change_min_replicas_and_the_history_shows_it(admin_client, admin_
         "MIN_REPLICAS", 0, 2, "admin", admin_user.username)
     history = page.split('id="settings-history"')[1]
     assert "<code>min_replicas</code>" in history and "<code>0</code> → <code>2</code>" in history
-    assert "from saved by admin" in page
+    assert "saved by admin" in page and "from saved" not in page
     entry = LogEntry.objects.get()
     assert entry.user == admin_user and entry.object_id == "MIN_REPLICAS"
     assert "min_replicas: 0 → 2" in entry.get_change_message()
