@@ -40,7 +40,7 @@ def _source_text(entry: dict) -> str:
         return f"saved by {entry.get('saved_by') or 'someone'}"
     if entry["source"] == "environment":
         return "from the environment"
-    return "the built-in default"
+    return "built-in default"
 
 
 def _form_value(kind: str, submitted: Any) -> Any:
