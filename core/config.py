@@ -8,127 +8,47 @@ Each field says whether operators may change it while the fleet runs (`live`, wi
 help text) or only in the environment before a start (`fixed`). `conf()` answers the environment's
 values overlaid with the live values saved in the database (core/live_settings.py: the admin's
 Settings page, PATCH /settings, `manage.py settings`), validated by the same rules.
+
+This module holds the `Config` class and `load_config`; the field types, validators and
+`live`/`fixed` are in core/config_types.py, and `conf()` with its copy of the saved values in
+core/config_cache.py. Both are re-exported here, where the rest of the code imports them from.
 """
 
 from __future__ import annotations
 
-import threading
-import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, NamedTuple
+from typing import Annotated
 
-from django.conf import settings
-from pydantic import AfterValidator, BeforeValidator, Field, ValidationError, model_validator
+from pydantic import AfterValidator, Field, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .config_cache import SAVED_REFRESH_S, Layered, conf, current_layers, forget_saved, reread
+from .config_types import (
+    DATABASE_SCHEMES,
+    TOPICS,
+    AtLeastOne,
+    Count,
+    DatabaseUrl,
+    Fraction,
+    Image,
+    Images,
+    Label,
+    Names,
+    OptionalText,
+    PortRange,
+    Ports,
+    Seconds,
+    Text,
+    fixed,
+    live,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
 class ConfigError(Exception):
     """A setting has a value the orchestrator cannot run with."""
-
-
-@dataclass(frozen=True)
-class PortRange:
-    start: int
-    end: int
-
-    def __contains__(self, port: int) -> bool:
-        return self.start <= port <= self.end
-
-    def __iter__(self):
-        return iter(range(self.start, self.end + 1))
-
-    def __len__(self) -> int:
-        return self.end - self.start + 1
-
-    def __str__(self) -> str:
-        return f"{self.start}-{self.end}"
-
-
-def _port_range(raw):
-    if isinstance(raw, PortRange):
-        return raw
-    parts = str(raw).strip().split("-")
-    if len(parts) != 2 or not all(part.strip().isdigit() for part in parts):
-        raise ValueError("is not a port range like 19000-19999")
-    start, end = (int(part) for part in parts)
-    if not (1 <= start and end <= 65535):
-        raise ValueError("must lie within ports 1 to 65535")
-    if start > end:
-        raise ValueError("is inverted: its start is above its end")
-    return PortRange(start, end)
-
-
-def _comma_list(raw):
-    if isinstance(raw, str):
-        return tuple(item.strip() for item in raw.split(",") if item.strip())
-    return raw
-
-
-def _blank_is_unset(raw):
-    return None if isinstance(raw, str) and not raw.strip() else raw
-
-
-def _label(value: str) -> str:
-    key, sep, label = value.partition("=")
-    if not sep or not key or not label:
-        raise ValueError("must look like key=value")
-    return value
-
-
-DATABASE_SCHEMES = ("sqlite", "postgres", "postgresql", "pgsql")
-
-
-def _database_url(url: str | None) -> str | None:
-    """SQLite (a file: several processes share it) or PostgreSQL, the databases the tests run on."""
-    if url is None:
-        return None
-    scheme, sep, rest = url.partition("://")
-    if not sep or scheme.lower() not in DATABASE_SCHEMES:
-        raise ValueError("is not supported: use sqlite:////path/to/file or "
-                         "postgres://user:password@host/database")
-    if scheme.lower() == "sqlite" and rest.strip("/") in ("", ":memory:"):
-        raise ValueError("is an in-memory database, which the web and the worker cannot share: "
-                         "give a file, e.g. sqlite:////srv/orch/db.sqlite3")
-    return url
-
-
-Text = Annotated[str, Field(min_length=1), BeforeValidator(lambda raw: raw.strip()
-                                                            if isinstance(raw, str) else raw)]
-OptionalText = Annotated[str | None, BeforeValidator(_blank_is_unset)]
-Count = Annotated[int, Field(ge=0)]
-AtLeastOne = Annotated[int, Field(ge=1)]
-Seconds = Annotated[float, Field(gt=0)]
-# A share of something, from nothing to most of it.
-Fraction = Annotated[float, Field(ge=0, le=0.9)]
-Ports = Annotated[PortRange, NoDecode, BeforeValidator(_port_range)]
-Names = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_comma_list)]
-_IMAGE = r"^[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}$"
-Image = Annotated[str, BeforeValidator(lambda raw: raw.strip() if isinstance(raw, str) else raw),
-                  Field(pattern=_IMAGE)]
-Images = Annotated[tuple[Image, ...], NoDecode, BeforeValidator(_comma_list)]
-
-TOPICS = {"engines": "Engines", "health": "Health", "stats": "Stats", "vpn": "VPN", "proxy": "Proxy",
-          "docker": "Docker", "security": "Access", "storage": "Storage", "processes": "Processes"}
-
-
-def live(default: Any, topic: str, *, help: str, **bounds: Any) -> Any:
-    """A setting operators may change while the fleet runs: every loop and job reads it through
-    conf() at its next pass."""
-    assert topic in TOPICS
-    return Field(default, description=help, json_schema_extra={"live": True, "topic": topic},
-                 **bounds)
-
-
-def fixed(default: Any, topic: str, *, help: str, secret: bool = False, **bounds: Any) -> Any:
-    """A setting read at start only (process wiring, storage, keys): shown, never changed live.
-    A `secret` one is masked wherever it is shown."""
-    assert topic in TOPICS
-    return Field(default, description=help,
-                 json_schema_extra={"live": False, "topic": topic, "secret": secret}, **bounds)
 
 
 class Config(BaseSettings):
@@ -153,7 +73,7 @@ class Config(BaseSettings):
     MIN_REPLICAS: Count = live(3, "engines", le=1000, help="Engines kept running, warm, even with no stream")
     MAX_REPLICAS: AtLeastOne = live(20, "engines", le=1000,
                                     help="Engines never exceeded: provisioning beyond answers 503")
-    CONTAINER_LABEL: Annotated[Text, AfterValidator(_label)] = fixed(
+    CONTAINER_LABEL: Label = fixed(
         "orchestrator.managed=acestream", "docker",
         help="Label (key=value) that marks this orchestrator's engines")
     ENGINE_NAME_PREFIX: Text = fixed("acestream", "docker", help="Engines are named <prefix>-<N>")
@@ -254,12 +174,9 @@ class Config(BaseSettings):
     DATA_DIR: Annotated[Path, AfterValidator(lambda path: path.expanduser().resolve())] = fixed(
         BASE_DIR / "data", "storage",
         help="SQLite databases, secret key, first admin password")
-    DATABASE_URL: Annotated[OptionalText, AfterValidator(_database_url)] = fixed(None, "storage", secret=True,
-                                                                                 help="PostgreSQL "
-                                                                                      "(postgres://...) or a"
-                                                                                      " SQLite file "
-                                                                                      "elsewhere "
-                                                                                      "(sqlite:////path)")
+    DATABASE_URL: DatabaseUrl = fixed(None, "storage", secret=True,
+                                      help="PostgreSQL (postgres://...) or a SQLite file elsewhere "
+                                           "(sqlite:////path)")
     REDIS_URL: OptionalText = fixed(None, "storage", secret=True,
                                     help="Redis for the channel layer (live updates across hosts)")
     SECRET_KEY: OptionalText = fixed(None, "security", secret=True,
@@ -363,79 +280,7 @@ def load_config() -> Config:
         raise ConfigError(_explain(exc)) from None
 
 
-# How long a process trusts the saved values it read before it asks the database whether they
-# changed (one indexed read of a revision number). The process that saves a change forgets its
-# copy at once (`forget_saved`).
-SAVED_REFRESH_S = 1.0
-
-
-class Layered(NamedTuple):
-    """The configuration in force in this process, and what it was built from."""
-
-    env: Config  # settings.ORCH: the environment's values, read at start
-    revision: int | None  # of the saved values (core.models.SettingsRevision), None: none read
-    saved: dict[str, Any]  # the saved values read (environment names)
-    ignored: dict[str, str]  # those the environment no longer allows, and why: not applied
-    config: Config
-    checked: float  # time.monotonic() of the last look at the revision
-
-
-_layered: Layered | None = None
-_refreshing = threading.Lock()
-_inside = threading.local()
-
-
-def conf() -> Config:
-    """The configuration in force: the environment's (`settings.ORCH`, which tests swap) with the
-    live values saved in the database over it. Called many times per request, so it answers from
-    this process's copy and asks the database for the saved values' revision at most once every
-    SAVED_REFRESH_S; the rows themselves are read again only when the revision moved."""
-    env = settings.ORCH
-    layered = _layered
-    if (layered is not None and layered.env is env
-            and time.monotonic() - layered.checked < SAVED_REFRESH_S):
-        return layered.config
-    return _refresh(env, layered)
-
-
-def _refresh(env: Config, layered: Layered | None) -> Config:
-    global _layered
-    if getattr(_inside, "refresh", False):
-        return layered.config if layered is not None and layered.env is env else env
-    if not _refreshing.acquire(blocking=False):
-        # Another thread is reading the database right now: the copy it replaces will do.
-        if layered is not None and layered.env is env:
-            return layered.config
-        _refreshing.acquire()
-    _inside.refresh = True
-    try:
-        from . import live_settings  # the models: not importable while Django's settings load
-
-        _layered = live_settings.layer(env, _layered)
-        return _layered.config
-    finally:
-        _inside.refresh = False
-        _refreshing.release()
-
-
-def forget_saved() -> None:
-    """Read the saved values again at the next conf() (after a change, and between tests)."""
-    global _layered
-    _layered = None
-
-
-def reread() -> Config:
-    """conf(), asking the database now whether the saved values changed (waiting for a thread
-    that is reading them meanwhile, rather than answering from the copy it replaces)."""
-    global _layered
-    from . import live_settings
-
-    with _refreshing:
-        _layered = live_settings.layer(settings.ORCH, _layered)
-        return _layered.config
-
-
-def current_layers() -> Layered:
-    """What conf() answers from."""
-    conf()
-    return _layered or Layered(settings.ORCH, None, {}, {}, settings.ORCH, 0.0)
+__all__ = ["BASE_DIR", "DATABASE_SCHEMES", "SAVED_REFRESH_S", "TOPICS", "AtLeastOne", "Config",
+           "ConfigError", "Count", "DatabaseUrl", "Fraction", "Image", "Images", "Label", "Layered",
+           "Names", "OptionalText", "PortRange", "Ports", "Seconds", "Text", "conf", "current_layers",
+           "fixed", "forget_saved", "live", "load_config", "reread"]
