@@ -182,6 +182,11 @@ class Hub(PlayerSide):
         """The upstream task: sessions and failovers until the hub is closed (cancelled) or fails."""
         try:
             cause = await self._failover_loop()
+            if cause is None:  # the session ended while lingering: nobody to fail over for
+                self._terminal = True
+                self._close_reason = NO_PLAYERS
+                await self._wind_down("closed")
+                return
         except asyncio.CancelledError:
             # hub.close(): the running session (if any) ends with the close's reason.
             if self._session is not None:
@@ -198,8 +203,10 @@ class Hub(PlayerSide):
         self._terminal = True
         await self._wind_down("failed")
 
-    async def _failover_loop(self) -> BaseException:
-        """Start sessions until failover_tries attempts in a row failed; returns the last cause."""
+    async def _failover_loop(self) -> BaseException | None:
+        """Start sessions until failover_tries attempts in a row failed; returns the last cause,
+        or None when a session ends while the hub lingers without players (no other engine is
+        started for nobody)."""
         tries = self.limits.failover_tries
         attempt = 0
         streak = 0  # failed attempts in a row (a session that delivered data resets it)
@@ -226,6 +233,10 @@ class Hub(PlayerSide):
             self._notify("session_ended")
             if self.ring.end:
                 self._upstream_state = "failing_over"
+            if reason != MOVED and self._linger is not None:
+                logger.info("playback %s: session on %s ended (%s) with no player left", self.key,
+                            label, reason)
+                return None
             if reason == MOVED:
                 avoid.add(label)
                 logger.info("playback %s: moved away from %s", self.key, label)

@@ -52,8 +52,7 @@ def docker_client():
     client = docker.from_env()
     _remove_orphans_of_dead_runs(client)
     yield client
-    _remove_run_containers(client, settings.ORCH.CONTAINER_LABEL)
-    _remove_run_containers(client, f"orchestrator.generic={settings.ORCH.CONTAINER_LABEL}")
+    _remove_fleet(client)
 
 
 @pytest.fixture(scope="session")
@@ -69,12 +68,26 @@ def gluetun_image(docker_client):
     return gluetun_sim_image()
 
 
+def _remove_fleet(client) -> None:
+    _remove_run_containers(client, settings.ORCH.CONTAINER_LABEL)
+    _remove_run_containers(client, f"orchestrator.generic={settings.ORCH.CONTAINER_LABEL}")
+
+
 @pytest.fixture
 def fleet(docker_client, engine_image):
-    """Real Docker with the simulator as engine image; every container of the test removed after."""
+    """Real Docker with the simulator as engine image; the test starts without containers of the
+    run and every container it made is removed after."""
+    _remove_fleet(docker_client)
     yield docker_client
-    _remove_run_containers(docker_client, settings.ORCH.CONTAINER_LABEL)
-    _remove_run_containers(docker_client, f"orchestrator.generic={settings.ORCH.CONTAINER_LABEL}")
+    _remove_fleet(docker_client)
+
+
+@pytest.fixture(scope="module")
+def module_fleet(docker_client, engine_image):
+    """For an orchestrator kept for a whole module: its containers are removed once it stopped
+    (a container it started after a test's cleanup would otherwise outlive the module)."""
+    yield docker_client
+    _remove_fleet(docker_client)
 
 
 @pytest.fixture(autouse=True)

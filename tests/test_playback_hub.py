@@ -421,6 +421,25 @@ def test_the_last_player_leaving_closes_the_session_after_the_linger():
     asyncio.run(scenario())
 
 
+def test_an_engine_dying_while_the_hub_lingers_ends_it_without_another_engine():
+    async def scenario():
+        session = FakeSession("e1")
+        engines = Engines(session, FakeSession("e2"))
+        hub = Hub("c1", engines, limits(linger_s=30))
+        player = FakePlayer()
+        task = asyncio.create_task(play(hub, player))
+        await until(lambda: player.packets >= 50)
+        player.leave()
+        await task
+        assert hub.state == "lingering"
+        assert hub.engine_died("e1") is True
+        await asyncio.wait_for(hub.done.wait(), 2)  # not the linger's 30 s
+        assert hub.state == "closed" and len(engines.calls) == 1
+        assert session.closed == ["engine_died"] and hub.failovers == {"engine_died": 1}
+
+    asyncio.run(scenario())
+
+
 def test_a_player_back_within_the_linger_keeps_the_session():
     async def scenario():
         session = FakeSession("e1")

@@ -19,7 +19,7 @@ STREAM_KEY = "stream-key-for-tests-0123"
 
 
 @pytest.fixture(scope="module")
-def orchestrator(docker_client, engine_image):
+def orchestrator(module_fleet, engine_image):
     orch = Orchestrator(env={"TARGET_IMAGE": engine_image, "MIN_REPLICAS": "0",
                              "MAX_STREAMS_PER_ENGINE": "2", "PROXY_MAX_PLAYERS_PER_STREAM": "2",
                              "PROXY_MAX_STREAMS": "1", "PROXY_BUFFER_MB": "1",

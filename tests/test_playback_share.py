@@ -20,7 +20,7 @@ KB = 1024
 
 
 @pytest.fixture(scope="module")
-def orchestrator(docker_client, engine_image):
+def orchestrator(module_fleet, engine_image):
     orch = Orchestrator(env={"TARGET_IMAGE": engine_image, "MIN_REPLICAS": "0",
                              "PROXY_LINGER_S": "2"})
     orch.start()
@@ -80,6 +80,9 @@ def test_two_contents_never_mix(orchestrator, fleet):
 
 
 def test_the_last_player_gone_ends_the_session_after_the_linger(orchestrator, fleet):
+    with orchestrator.client() as client:
+        earlier = {s["id"] for s in client.get("/streams").json()}  # of the tests before
+
     async def scenario():
         player = players(orchestrator, CONTENT_A, 1)[0]
         await player.open()
@@ -90,7 +93,8 @@ def test_the_last_player_gone_ends_the_session_after_the_linger(orchestrator, fl
     with orchestrator.client() as client:
         def ended():
             streams = client.get("/streams", params={"status": "ended"}).json()
-            return [s for s in streams if s["key"] == CONTENT_A and s["ended_reason"] == "no_players"]
+            return [s for s in streams if s["key"] == CONTENT_A and s["ended_reason"] == "no_players"
+                    and s["id"] not in earlier]
 
         stream = wait_for(ended, timeout=20, interval=0.2)[0]
         engine = client.get(f"/engines/{stream['container_id']}").json()["engine"]
