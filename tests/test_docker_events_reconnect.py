@@ -10,7 +10,8 @@ from engines.models import Engine
 from tests.support.dockerd import dockerd_restarter
 from tests.support.events import listening, wait_for
 
-pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.docker, pytest.mark.dockerd, pytest.mark.slow,
+              pytest.mark.django_db(transaction=True)]
 
 
 def test_the_listener_reconnects_after_dockerd_restarts(api, fleet):

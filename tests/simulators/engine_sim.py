@@ -516,10 +516,12 @@ class Handler(BaseHTTPRequestHandler):
             if mode not in FAULT_MODES:
                 self.send_json(400, {"error": "unknown mode", "modes": FAULT_MODES})
                 return
+            # In force before the answer: a client that saw it may rely on it at once.
+            if mode != "exit":
+                self.engine.set_fault(mode)
             self.send_json(200, {"fault": mode})
             if mode == "exit":
                 os._exit(1)
-            self.engine.set_fault(mode)
         elif parts == ["rate"]:
             self.sim_rate(query)
         elif parts == ["sessions"]:
