@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.timesince import timesince
 
+from core.admin import ReadOnlyAdmin
 from core.admin_actions import confirm_first, confirmation_page, confirmed
 from core.config import conf
 from core.errors import OrchestratorError
@@ -229,7 +230,7 @@ class EngineAdmin(admin.ModelAdmin):
 
 
 @admin.register(PortReservation)
-class PortReservationAdmin(admin.ModelAdmin):
+class PortReservationAdmin(ReadOnlyAdmin):
     """Ports handed out to engines, and ports Docker said the host already uses (skipped until
     `blocked_until`): written by provisioning only."""
 
@@ -238,18 +239,9 @@ class PortReservationAdmin(admin.ModelAdmin):
     search_fields = ("port", "engine__container_name")
     list_select_related = ("engine",)
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(Fleet)
-class FleetAdmin(admin.ModelAdmin):
+class FleetAdmin(ReadOnlyAdmin):
     """What may block provisioning (engines.gate): Docker, the engine image, the start breaker.
     Written by the gate only; the one thing an operator does here is reset the breaker."""
 
@@ -261,15 +253,6 @@ class FleetAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         Fleet.ensure()
         return super().get_queryset(request)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def has_reset_permission(self, request):
         opts = self.model._meta

@@ -21,10 +21,6 @@ router = Router(tags=["engines"])
 STATS_DEADLINE_S = 5.0
 
 
-def _sample_fields(sample: docker_gateway.ContainerStats) -> dict:
-    return {name: getattr(sample, name) for name in schemas.EngineStatsOut.model_fields}
-
-
 @router.get("/engines/stats/total", response=schemas.EngineStatsTotalOut)
 def engines_stats_total(request):
     """CPU, memory, network and block I/O of every managed engine, summed (one `docker stats`
@@ -41,7 +37,7 @@ def engines_stats_total(request):
             "missing": sorted(engines[cid] for cid, sample in samples.items() if sample is None)}
 
 
-@router.get("/engines/{container_id}/stats", response=schemas.EngineStatsOut)
+@router.get("/engines/{container_id}/stats", response=docker_gateway.ContainerStats)
 def engine_stats(request, container_id: str):
     """One `docker stats` sample of an engine's container: CPU, memory, network, block I/O."""
     engine = find_engine(container_id)
@@ -50,7 +46,7 @@ def engine_stats(request, container_id: str):
     sample = docker_gateway.container_stats([engine.container_id], STATS_DEADLINE_S)[engine.container_id]
     if sample is None:
         raise Unavailable(f"Docker gave no stats for {engine.container_name} within {STATS_DEADLINE_S} s")
-    return _sample_fields(sample)
+    return sample
 
 
 @router.get("/health/status", response=schemas.HealthStatusOut)

@@ -81,20 +81,6 @@ class StatusOut(Schema):
     status: str
 
 
-class EngineStatsOut(Schema):
-    """One `docker stats` sample of an engine's container."""
-
-    container_id: str
-    cpu_percent: float
-    memory_usage: int
-    memory_limit: int
-    memory_percent: float
-    network_rx_bytes: int
-    network_tx_bytes: int
-    block_read_bytes: int
-    block_write_bytes: int
-
-
 class EngineStatsTotalOut(Schema):
     total_cpu_percent: float
     total_memory_usage: int
