@@ -5,7 +5,8 @@
 #   pytest-xdist workers (a test file stays in one worker, with its module fixtures): each worker
 #   has its own data folder, port block, container label and databases (tests/environment.py),
 #   and most of a test's time is spent waiting on Docker and on the processes it starts;
-# - then, alone, the tests that stop this machine's dockerd (marker `dockerd`), on both databases;
+# - then, each in a process of its own, the tests marked `alone` (they stop this machine's dockerd,
+#   or pytest-xdist cannot spread them), on both databases;
 # - then the browser tests in their own pytest process (Playwright's sync API and pytest-django's
 #   database handling do not mix).
 set -uo pipefail
@@ -18,7 +19,7 @@ reports=$(mktemp -d)
 postgres=postgres://orch:orch@127.0.0.1/orch
 status=0
 
-main=(-m "not browser and not dockerd" -n 2 --dist loadfile)
+main=(-m "not browser and not alone" -n 2 --dist loadfile)
 python -m pytest "${main[@]}" --junitxml="$reports/sqlite.xml" "$@" \
   >"$reports/sqlite.log" 2>&1 &
 sqlite_run=$!
@@ -30,9 +31,9 @@ echo "== main suite on SQLite"; cat "$reports/sqlite.log"
 wait $postgres_run || status=1
 echo "== main suite on PostgreSQL"; cat "$reports/postgres.log"
 
-echo "== tests that stop dockerd"
-python -m pytest -m dockerd --junitxml="$reports/dockerd-sqlite.xml" "$@" || status=1
-TEST_DATABASE_URL=$postgres python -m pytest -m dockerd --junitxml="$reports/dockerd-postgres.xml" "$@" \
+echo "== tests run alone"
+python -m pytest -m alone --junitxml="$reports/alone-sqlite.xml" "$@" || status=1
+TEST_DATABASE_URL=$postgres python -m pytest -m alone --junitxml="$reports/alone-postgres.xml" "$@" \
   || status=1
 
 echo "== browser tests"

@@ -14,13 +14,13 @@ API_KEY = environment.TEST_ENV["API_KEY"]
 
 
 def pytest_collection_modifyitems(items):
-    """A test that stops dockerd must say so (marker `dockerd`): scripts/test.sh runs those apart
+    """A test that stops dockerd must say so (marker `alone`): scripts/test.sh runs those apart
     from the suites it runs side by side."""
     for item in items:
         module = getattr(item, "module", None)
         stops_dockerd = any(hasattr(module, name) for name in ("dockerd_control", "dockerd_restarter"))
-        if stops_dockerd and item.get_closest_marker("dockerd") is None:
-            raise pytest.UsageError(f"{item.nodeid} stops dockerd without the dockerd marker")
+        if stops_dockerd and item.get_closest_marker("alone") is None:
+            raise pytest.UsageError(f"{item.nodeid} stops dockerd without the marker alone")
 
 
 def _remove_run_containers(client, label: str) -> None:

@@ -43,6 +43,9 @@ TEST_ENV = {
     "MIN_REPLICAS": "0",
     "MAX_REPLICAS": "60",
     "HEALTH_CHECK_TIMEOUT_S": "2",
+    # scripts/test.sh runs four pytest workers on one dockerd: bursts of 50 container starts from
+    # two of them at once can hold one Docker call beyond the default 20 s on 2 cores.
+    "DOCKER_TIMEOUT_S": "60",
     "STARTUP_TIMEOUT_S": "15",
     "ADMIN_USERNAME": "admin",
     "ADMIN_PASSWORD": "admin-pass-for-tests",

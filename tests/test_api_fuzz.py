@@ -13,7 +13,9 @@ from schemathesis.checks import (
 from orchestrator_site.wsgi import application
 from tests.conftest import API_KEY
 
-pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+# alone: schemathesis gives every generated item the same test id.
+pytestmark = [pytest.mark.docker, pytest.mark.alone, pytest.mark.slow,
+              pytest.mark.django_db(transaction=True)]
 
 schema = schemathesis.openapi.from_wsgi("/openapi.json", application)
 # Enough per operation for more than 1,000 cases over the 13 operations.

@@ -12,6 +12,10 @@ from channels.testing import WebsocketCommunicator
 from core.notify import GROUP
 from panel import consumers
 
+# The consumer's dispatch closes old database connections (channels.db), which touches the test
+# database whichever test ran before in this process.
+pytestmark = pytest.mark.django_db
+
 STAFF = SimpleNamespace(is_authenticated=True, is_staff=True)
 CHANGE = {"type": "fleet.change", "kind": "engine", "data": {"action": "added"}, "ts": 1.0}
 

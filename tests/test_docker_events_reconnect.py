@@ -10,7 +10,7 @@ from engines.models import Engine
 from tests.support.dockerd import dockerd_restarter
 from tests.support.events import listening, wait_for
 
-pytestmark = [pytest.mark.docker, pytest.mark.dockerd, pytest.mark.slow,
+pytestmark = [pytest.mark.docker, pytest.mark.alone, pytest.mark.slow,
               pytest.mark.django_db(transaction=True)]
 
 

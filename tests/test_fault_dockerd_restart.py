@@ -10,7 +10,7 @@ from tests.support.dockerd import dockerd_control
 from tests.support.events import wait_for
 from tests.support.live import Orchestrator
 
-pytestmark = [pytest.mark.docker, pytest.mark.dockerd, pytest.mark.live, pytest.mark.slow]
+pytestmark = [pytest.mark.docker, pytest.mark.alone, pytest.mark.live, pytest.mark.slow]
 
 
 def test_docker_down_then_back(fleet, engine_image):

@@ -35,8 +35,9 @@ def _plan() -> tuple[int, PortRange]:
 
 def remove_orphans(client: docker.DockerClient) -> None:
     """Simulators left by runs whose process is gone."""
-    for container in client.containers.list(all=True, filters={"label": LABEL_KEY}):
-        pid = container.labels.get(LABEL_KEY, "").split("x", 1)[0]
+    # sparse: no inspect per container, which would race with another run removing its own.
+    for container in client.containers.list(all=True, sparse=True, filters={"label": LABEL_KEY}):
+        pid = container.attrs.get("Labels", {}).get(LABEL_KEY, "").split("x", 1)[0]
         if pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
             with contextlib.suppress(docker.errors.NotFound):
                 container.remove(force=True)
