@@ -26,7 +26,7 @@ def test_checks_gluetun_now_and_prints_its_state(api, gluetun):
     assert state["vpn status"] == "running"
     assert state["public ip"] == "203.0.113.7"
     assert state["forwarded port"] == "5914"
-    assert state["last check"] == "0s ago"
+    assert state["last check"] in ("0s ago", "1s ago")  # checked by the command itself
     assert state["control server"] == gluetun.url
 
     engine = api.post("/provision/acestream", {}).json()

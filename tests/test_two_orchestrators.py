@@ -22,8 +22,11 @@ RECONCILE = "from engines import jobs; jobs.reconcile()"
 
 @pytest.fixture
 def pair(fleet, engine_image, redis_url):
+    # One SECRET_KEY, as the README asks: tasks in the shared queue are signed with it, and a
+    # worker refuses (BadSignature) a task another orchestrator signed with a key of its own.
     env = {"TARGET_IMAGE": engine_image, "REDIS_URL": redis_url, "MIN_REPLICAS": "2",
-           "MAX_REPLICAS": "6", "COLLECT_INTERVAL_S": "1"}
+           "MAX_REPLICAS": "6", "COLLECT_INTERVAL_S": "1",
+           "SECRET_KEY": "one-secret-key-for-both-orchestrators-0123456789"}
     first = Orchestrator(env=env).start()
     second = Orchestrator(env={**env, "DATABASE_URL": first.env["DATABASE_URL"]})
     try:
