@@ -8,6 +8,7 @@ from django.test import Client
 from core.config import forget_saved
 from tests import environment
 from tests.support import postgres
+from tests.support.containers import remove_orphans
 from tests.support.images import engine_sim_image, gluetun_sim_image
 
 API_KEY = environment.TEST_ENV["API_KEY"]
@@ -32,21 +33,6 @@ def _remove_run_containers(client, label: str) -> None:
             pass
 
 
-def _remove_orphans_of_dead_runs(client) -> None:
-    """Containers left by a test run whose process is gone (killed, crashed)."""
-    import os
-
-    for container in client.containers.list(all=True, sparse=True,
-                                            filters={"label": environment.RUN_LABEL_KEY}):
-        run_id = container.attrs.get("Labels", {}).get(environment.RUN_LABEL_KEY, "")
-        pid = run_id.split("x", 1)[0]
-        if pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
-            try:
-                container.remove(force=True)
-            except docker.errors.APIError:  # already gone, or being removed
-                pass
-
-
 @pytest.fixture(scope="session")
 def django_db_modify_db_settings():
     """On PostgreSQL the run's test database is named after the run, so concurrent runs on one
@@ -60,7 +46,7 @@ def django_db_modify_db_settings():
 @pytest.fixture(scope="session")
 def docker_client():
     client = docker.from_env()
-    _remove_orphans_of_dead_runs(client)
+    remove_orphans(client, environment.RUN_LABEL_KEY)  # of runs killed or crashed
     yield client
     _remove_fleet(client)
 

@@ -12,7 +12,6 @@ this module themselves, so pytest can still rewrite its asserts).
 from __future__ import annotations
 
 import contextlib
-import os
 import time
 
 import docker
@@ -22,6 +21,7 @@ import pytest
 
 from core.config import PortRange
 from tests import environment
+from tests.support.containers import remove_orphans
 
 LABEL_KEY = "orchestrator.test.gluetun"
 ENGINE_PORTS = 20  # engine ports published on Gluetun: 10 engines, HTTP and HTTPS each
@@ -31,16 +31,6 @@ def _plan() -> tuple[int, PortRange]:
     """Control port and engine range at the top of this run's block."""
     top = environment.HOST_PORTS[1]
     return top - ENGINE_PORTS, PortRange(top - ENGINE_PORTS + 1, top)
-
-
-def remove_orphans(client: docker.DockerClient) -> None:
-    """Simulators left by runs whose process is gone."""
-    # sparse: no inspect per container, which would race with another run removing its own.
-    for container in client.containers.list(all=True, sparse=True, filters={"label": LABEL_KEY}):
-        pid = container.attrs.get("Labels", {}).get(LABEL_KEY, "").split("x", 1)[0]
-        if pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
-            with contextlib.suppress(docker.errors.NotFound):
-                container.remove(force=True)
 
 
 class GluetunSim:
@@ -55,7 +45,7 @@ class GluetunSim:
 
     def start(self) -> GluetunSim:
         """Run it (replacing a container of the same name) and wait for its control server."""
-        remove_orphans(self.client)
+        remove_orphans(self.client, LABEL_KEY)
         with contextlib.suppress(docker.errors.NotFound):
             self.client.containers.get(self.name).remove(force=True)
         published = {"8000/tcp": ("127.0.0.1", self.control_port)}
