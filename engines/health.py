@@ -50,6 +50,10 @@ def describe_failure(exc: Exception) -> str:
         return TIMED_OUT
     if isinstance(exc, httpx.ConnectError):
         return "connection refused"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        # Docker's port proxy accepts a connection and closes it while nothing in the container
+        # listens yet (or any more), which is what an engine still starting looks like.
+        return "get_status connection closed without an answer (engine not listening)"
     return f"get_status failed: {exc.__class__.__name__}"
 
 
