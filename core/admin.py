@@ -3,6 +3,18 @@
 from django.contrib import admin
 
 
+class LiveChangeList:
+    """A change list that reloads itself (panel/admin-live.js, over the panel's feed) when a
+    change of one of `live_kinds` is announced by `notify()`."""
+
+    change_list_template = "admin/live_change_list.html"
+    live_kinds: tuple[str, ...] = ()
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "live_kinds": ",".join(self.live_kinds)}
+        return super().changelist_view(request, extra_context)
+
+
 class ReadOnlyAdmin(admin.ModelAdmin):
     """Rows that only the orchestrator's own services write (streams and their stats, the VPN's
     state and history): shown, never added, edited or deleted by hand."""

@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.timesince import timesince
 
-from core.admin import ReadOnlyAdmin
+from core.admin import LiveChangeList, ReadOnlyAdmin
 from core.admin_actions import confirm_first, confirmation_page, confirmed
 from core.config import conf
 from core.errors import OrchestratorError
@@ -47,7 +47,9 @@ def _stream_consequences(queryset) -> list[str]:
 
 
 @admin.register(Engine)
-class EngineAdmin(admin.ModelAdmin):
+class EngineAdmin(LiveChangeList, admin.ModelAdmin):
+    change_list_template = "admin/engines/engine/change_list.html"  # adds "Provision engines"
+    live_kinds = ("engine", "stream")
     list_display = ("container_name", "health", "state", "address", "active_streams", "idle",
                     "uptime", "vpn", "managed", "last_health_check")
     list_filter = ("health_status", "state", "managed")
@@ -241,9 +243,11 @@ class PortReservationAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Fleet)
-class FleetAdmin(ReadOnlyAdmin):
+class FleetAdmin(LiveChangeList, ReadOnlyAdmin):
     """What may block provisioning (engines.gate): Docker, the engine image, the start breaker.
     Written by the gate only; the one thing an operator does here is reset the breaker."""
+
+    live_kinds = ("provisioning", "engine")
 
     list_display = ("__str__", "provisioning", "docker", "engine_image", "breaker",
                     "start_failures", "last_start_failure_at")

@@ -224,8 +224,8 @@ def ensure_image(image: str) -> bool:
         cause = exc if isinstance(exc, docker.errors.APIError) else exc.__cause__
         if not isinstance(cause, docker.errors.APIError):
             raise
-        raise ImageUnavailable(f"image {image!r} is not available locally and could not be "
-                               f"pulled: {cause.explanation}") from exc
+        # Only the image and Docker's words: the caller's message says it could not be pulled.
+        raise ImageUnavailable(f"{image!r}: {cause.explanation}") from exc
     _images_seen[image] = time.monotonic()
     return True
 

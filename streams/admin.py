@@ -6,7 +6,7 @@ from django.contrib import admin, messages
 from django.db.models import OuterRef, Subquery
 from django.utils.html import format_html
 
-from core.admin import ReadOnlyAdmin
+from core.admin import LiveChangeList, ReadOnlyAdmin
 from core.admin_actions import confirm_first
 from core.errors import OrchestratorError
 
@@ -44,7 +44,8 @@ class LatestStatsInline(admin.TabularInline):
 
 
 @admin.register(Stream)
-class StreamAdmin(ReadOnlyAdmin):
+class StreamAdmin(LiveChangeList, ReadOnlyAdmin):
+    live_kinds = ("stream",)
     list_display = ("id", "key_type", "key", "engine", "state", "down", "up", "peers",
                     "started_at", "ended_at", "ended_reason")
     list_filter = ("status", "key_type", "ended_reason")

@@ -64,6 +64,27 @@ def test_every_model_has_a_proper_name(admin_client):
     assert "Vpn" not in page
 
 
+# The lists that reload themselves, and the changes they follow.
+LIVE_LISTS = {
+    "/admin/engines/engine/": "engine,stream",
+    "/admin/engines/fleet/": "provisioning,engine",
+    "/admin/streams/stream/": "stream",
+    "/admin/vpn/vpnstate/": "vpn",
+    "/admin/vpn/vpntransition/": "vpn",
+}
+
+
+@pytest.mark.parametrize("url", LIVE_LISTS)
+def test_live_lists_follow_their_changes(admin_client, url):
+    page = admin_client.get(url).content.decode()
+    assert re.search(r'<script src="/static/panel/admin-live.js" data-kinds="([^"]*)"', page)[1] \
+        == LIVE_LISTS[url]
+
+
+def test_the_stat_snapshots_list_does_not_reload_itself(admin_client):
+    assert "admin-live.js" not in admin_client.get("/admin/streams/statsnapshot/").content.decode()
+
+
 def test_index_status_box_when_all_is_well(admin_client):
     page = admin_client.get("/admin/").content.decode()
     box = re.search(r'<section id="fleet-status".*?</section>', page, re.S).group(0)

@@ -40,7 +40,9 @@ def test_one_pull_then_blocked_without_pulling_again(api, missing_image):
     detail = acexy.decode(refused.json()["detail"], acexy.PROVISION_ERROR)
     assert (detail["code"], detail["recovery_eta_seconds"], detail["can_retry"],
             detail["should_wait"]) == ("image_unavailable", None, False, False)
-    assert MISSING in detail["message"]
+    # Said once, then the image and Docker's own words.
+    assert detail["message"].startswith(
+        f"the engine image is not available and could not be pulled: {MISSING!r}: ")
     assert failed_pulls() == 1
 
     assert api.post("/provision/acestream").status_code == 503

@@ -3,7 +3,7 @@
 from django.contrib import admin
 from django.utils.html import format_html
 
-from core.admin import ReadOnlyAdmin
+from core.admin import LiveChangeList, ReadOnlyAdmin
 
 from .models import VpnState, VpnTransition
 
@@ -17,7 +17,8 @@ def _badge(text: str, colour: str):
 
 
 @admin.register(VpnState)
-class VpnStateAdmin(ReadOnlyAdmin):
+class VpnStateAdmin(LiveChangeList, ReadOnlyAdmin):
+    live_kinds = ("vpn",)
     list_display = ("container_name", "container", "health_badge", "vpn_status", "public_ip",
                     "forwarded_port", "auth_error", "last_check", "last_change")
     readonly_fields = [field.name for field in VpnState._meta.fields]
@@ -33,7 +34,8 @@ class VpnStateAdmin(ReadOnlyAdmin):
 
 
 @admin.register(VpnTransition)
-class VpnTransitionAdmin(ReadOnlyAdmin):
+class VpnTransitionAdmin(LiveChangeList, ReadOnlyAdmin):
+    live_kinds = ("vpn",)
     list_display = ("ts", "kind", "detail")
     list_filter = ("kind",)
     search_fields = ("kind", "detail")
