@@ -171,6 +171,20 @@ class Lease(models.Model):
                 cls.release(name, holder)
 
 
+class Peer(models.Model):
+    """An orchestrator on this database, as its worker last announced itself (core.peers).
+    `key_proof` is its instance id signed with its SECRET_KEY: another orchestrator that cannot
+    verify it signs with a different key, so each refuses the tasks and sessions the other signs."""
+
+    instance = models.CharField(max_length=64, primary_key=True)
+    host = models.CharField(max_length=255)
+    key_proof = models.TextField()
+    seen_at = models.DateTimeField()
+
+    def __str__(self):
+        return f"orchestrator {self.instance} on {self.host}"
+
+
 class Setting(models.Model):
     """A live setting saved by an operator (the admin's Settings page, PATCH /settings,
     `manage.py settings`): it wins over the environment's value and survives restarts. Written

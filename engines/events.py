@@ -96,16 +96,15 @@ def listen_for_events(stop: threading.Event, connected: threading.Event | None =
     threading.Thread(target=_close_when_set, args=(stop, current), daemon=True,
                      name="docker-events-closer").start()
     cursor = _Cursor()
-    reachable = None  # as last told to the gate, which stores it for every process
     while not stop.is_set():
         close_old_connections()
         subscribed_ns = time.time_ns()
         # A ping (bounded by DOCKER_TIMEOUT_S) first: the events request has no timeout, and a
         # daemon still starting up could hold it, and with it shutdown, for long.
         answered = docker_gateway.ping()
-        if answered != reachable:
-            _tell_gate(answered)
-            reachable = answered
+        # Told on every reconnection, not only when this loop's own view changed: a web process
+        # may have recorded the outage while this loop, between two pings, never saw it.
+        _tell_gate(answered)
         if not answered:
             stop.wait(RECONNECT_BACKOFF_S)
             continue

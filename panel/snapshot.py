@@ -9,7 +9,7 @@ from django.db.models import Count, Q
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
-from core import api_key
+from core import api_key, peers
 from core.config import conf
 from engines import gate
 from engines.models import Engine, Health
@@ -253,4 +253,5 @@ def admin_status() -> dict:
         "min_replicas": conf().MIN_REPLICAS,
         "breaker": breaker,
         "links": links,
+        "other_keys": [str(peer) for peer in peers.with_another_key()],
     }

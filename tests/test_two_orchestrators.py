@@ -5,6 +5,8 @@ sees what the other did."""
 
 import json
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -20,21 +22,30 @@ pytest_plugins = ["tests.support.redis"]
 RECONCILE = "from engines import jobs; jobs.reconcile()"
 
 
-@pytest.fixture
-def pair(fleet, engine_image, redis_url):
-    # One SECRET_KEY, as the README asks: tasks in the shared queue are signed with it, and a
-    # worker refuses (BadSignature) a task another orchestrator signed with a key of its own.
-    env = {"TARGET_IMAGE": engine_image, "REDIS_URL": redis_url, "MIN_REPLICAS": "2",
-           "MAX_REPLICAS": "6", "COLLECT_INTERVAL_S": "1",
-           "SECRET_KEY": "one-secret-key-for-both-orchestrators-0123456789"}
-    first = Orchestrator(env=env).start()
-    second = Orchestrator(env={**env, "DATABASE_URL": first.env["DATABASE_URL"]})
+SHARED_KEY = "one-secret-key-for-both-orchestrators-0123456789"
+
+
+@contextmanager
+def two_orchestrators(env: dict[str, str], second_key: str = SHARED_KEY):
+    first = Orchestrator(env={**env, "SECRET_KEY": SHARED_KEY}).start()
+    second = Orchestrator(env={**env, "SECRET_KEY": second_key,
+                               "DATABASE_URL": first.env["DATABASE_URL"]})
     try:
         second.start(migrate=False)
         yield first, second
     finally:
         second.stop()
         first.stop()
+
+
+@pytest.fixture
+def pair(fleet, engine_image, redis_url):
+    # One SECRET_KEY, as the README asks: tasks in the shared queue are signed with it, and a
+    # worker refuses (BadSignature) a task another orchestrator signed with a key of its own.
+    env = {"TARGET_IMAGE": engine_image, "REDIS_URL": redis_url, "MIN_REPLICAS": "2",
+           "MAX_REPLICAS": "6", "COLLECT_INTERVAL_S": "1"}
+    with two_orchestrators(env) as both:
+        yield both
 
 
 def containers(fleet, orchestrator) -> list:
@@ -106,3 +117,12 @@ def test_each_loop_runs_in_one_worker_at_a_time(pair):
         now_holder, expires = wait_for(lambda since=expires: (row := lease()) and row[1] > since
                                        and row, timeout=15, interval=0.1)
         assert now_holder == holder
+
+
+def test_an_orchestrator_with_another_key_is_named_by_the_other(fleet, engine_image, redis_url):
+    env = {"TARGET_IMAGE": engine_image, "REDIS_URL": redis_url}
+    with two_orchestrators(env, second_key="a-key-of-its-own-0123456789-0123456789-01") as (
+            first, second):
+        named = f"orchestrator {(Path(first.data_dir) / 'instance-id').read_text().strip()} on "
+        wait_for(lambda: f"{named}" in second.logs("worker"), timeout=30, interval=0.2)
+        assert "uses another SECRET_KEY" in second.logs("worker")

@@ -1,15 +1,21 @@
 import gc
+import logging
 import signal
 import threading
+import time
 
 from django.core.management.base import BaseCommand
+from django.db import DatabaseError, close_old_connections
 
+from core import peers
 from core.config import conf
 from core.loops import run_every
 from engines.events import listen_for_events
 from orchestrator_site.task_threads import TaskThreads
 from streams.collector import paced_pass
 from vpn.monitor import check_vpn
+
+log = logging.getLogger(__name__)
 
 
 def fast_loops(stop: threading.Event) -> list[threading.Thread]:
@@ -44,8 +50,20 @@ class Command(BaseCommand):
         tasks.start()
         self.stdout.write(f"working: django-q2 with {len(tasks.timers)} worker threads; "
                           f"loops: {', '.join(thread.name for thread in loops)}")
+        next_heartbeat = 0.0
         while not stop.wait(1):  # in slices: the signal handlers run in this thread
             tasks.guard()
+            if time.monotonic() >= next_heartbeat:
+                next_heartbeat = time.monotonic() + peers.HEARTBEAT_S
+                heartbeat()
         tasks.stop()
         for thread in loops:
             thread.join()
+
+
+def heartbeat() -> None:
+    close_old_connections()  # one broken by a database outage is replaced, not reused
+    try:
+        peers.heartbeat()
+    except DatabaseError as exc:  # the database's outage is told by /health; the loop goes on
+        log.warning("could not announce this orchestrator: %s", exc)
