@@ -38,8 +38,15 @@ class DockerUnavailable(DockerError):
 
 
 class ImageUnavailable(DockerError):
+    """`str()` is the whole sentence (a caller's own image gets it as its 422); `docker_said` is
+    Docker's part alone, for a message that says the rest in its own words."""
+
     status = 422
     code = "image_unavailable"
+
+    def __init__(self, message: str, docker_said: str):
+        super().__init__(message)
+        self.docker_said = docker_said
 
 
 class NameConflict(DockerError):
@@ -207,7 +214,8 @@ def image_present(image: str) -> bool:
     except docker.errors.ImageNotFound:
         return False
     except docker.errors.APIError as exc:
-        raise ImageUnavailable(f"image {image!r} is not valid: {exc.explanation}") from exc
+        raise ImageUnavailable(f"image {image!r} is not valid: {exc.explanation}",
+                               exc.explanation) from exc
     _images_seen[image] = time.monotonic()
     return True
 
@@ -224,8 +232,8 @@ def ensure_image(image: str) -> bool:
         cause = exc if isinstance(exc, docker.errors.APIError) else exc.__cause__
         if not isinstance(cause, docker.errors.APIError):
             raise
-        # Only the image and Docker's words: the caller's message says it could not be pulled.
-        raise ImageUnavailable(f"{image!r}: {cause.explanation}") from exc
+        raise ImageUnavailable(f"image {image!r} is not available locally and could not be "
+                               f"pulled: {cause.explanation}", cause.explanation) from exc
     _images_seen[image] = time.monotonic()
     return True
 
@@ -253,7 +261,8 @@ def run_container(
     try:
         container = _call(docker_client.containers.create, **options)
     except docker.errors.ImageNotFound as exc:
-        raise ImageUnavailable(f"image {image!r} is not available: {exc.explanation}") from exc
+        raise ImageUnavailable(f"image {image!r} is not available: {exc.explanation}",
+                               exc.explanation) from exc
     except docker.errors.APIError as exc:
         if exc.status_code == 409:
             raise NameConflict(f"a container named {name!r} already exists") from exc

@@ -116,8 +116,7 @@ def _image_blocked(fleet: Fleet, image: str) -> Blocked | None:
         return None
     return Blocked("image_unavailable", "the engine image is not available and could not be pulled",
                    None, can_retry=False, should_wait=False,
-                   private=fleet.image_error if image in fleet.image_error
-                   else f"{image}: {fleet.image_error}")
+                   private=f"{image!r}: {fleet.image_error}")
 
 
 def _breaker_blocked(fleet: Fleet, now) -> Blocked | None:
@@ -218,7 +217,8 @@ def ensure_engine_image(image: str) -> None:
         try:
             pulled = docker_gateway.ensure_image(image)
         except docker_gateway.ImageUnavailable as exc:
-            raise ProvisioningBlocked(_image_blocked(_pull_failed(image, str(exc)), image)) from None
+            raise ProvisioningBlocked(_image_blocked(_pull_failed(image, exc.docker_said),
+                                                     image)) from None
         if pulled:
             Counter.add("orch_image_pulls_total", result="pulled")
     _image_found(image)
