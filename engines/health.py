@@ -12,6 +12,7 @@ import functools
 import ssl
 import time
 from collections import defaultdict
+from collections.abc import Callable
 
 import httpx
 from django.db import transaction
@@ -74,15 +75,27 @@ def probe(host: str, port: int, timeout: float | None = None) -> str:
         return describe_failure(exc)
 
 
-def poll_get_status(host: str, port: int, deadline_s: float) -> str:
-    """Poll get_status until it answers or the deadline passes; '' when ready, else the last reason."""
-    deadline = time.monotonic() + deadline_s
+REMOVED = "removed before it answered get_status"
+# How often a wait asks whether the engine still exists (one query; probes come every 0.1 s).
+GONE_CHECK_EVERY_S = 1.0
+
+
+def poll_get_status(host: str, port: int, deadline_s: float,
+                    exists: Callable[[], bool] | None = None) -> str:
+    """Poll get_status until it answers or the deadline passes; '' when ready, else the last reason.
+    With `exists`, a wait for an engine that was removed meanwhile ends at once (REMOVED)."""
+    now = time.monotonic()
+    deadline, next_exists_check = now + deadline_s, now + GONE_CHECK_EVERY_S
     reason = "not checked"
     with waiting_elsewhere():
         while time.monotonic() < deadline:
             reason = probe(host, port, timeout=min(2.0, max(0.2, deadline - time.monotonic())))
             if not reason:
                 return ""
+            if exists is not None and time.monotonic() >= next_exists_check:
+                if not exists():
+                    return REMOVED
+                next_exists_check = time.monotonic() + GONE_CHECK_EVERY_S
             time.sleep(0.1)
     return reason
 
@@ -122,7 +135,10 @@ def store_results(outcomes: list[tuple[Engine, str]]) -> None:
 def wait_for_engine(engine) -> str:
     """Block until the engine answers get_status (up to STARTUP_TIMEOUT_S) and record the
     outcome; '' when ready, else the reason (`wait_ready` of the API and the command)."""
-    reason = poll_get_status(engine.host, engine.port, conf().STARTUP_TIMEOUT_S)
+    # A removed engine (its container died and stayed down) ends the wait: a first check would
+    # otherwise hold one of the worker's task threads for the whole STARTUP_TIMEOUT_S.
+    reason = poll_get_status(engine.host, engine.port, conf().STARTUP_TIMEOUT_S,
+                             exists=Engine.objects.filter(pk=engine.pk).exists)
     record_result(engine, reason)
     return reason
 
