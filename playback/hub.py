@@ -88,8 +88,8 @@ class Hub(PlayerSide):
     Stats for status pages: players, bytes_sent, bytes_received, since (Unix time), failovers
     (sessions that failed or were moved, and failed starts, by reason: "stalled", "dropped", "not_ts",
     "engine_died", "moved", "start_failed"), cut_off, sessions (started), label (current engine, None
-    between sessions), state ("starting", "streaming", "failing_over", "lingering", "failed",
-    "closed"), error (why it failed).
+    between sessions), state ("starting", "streaming", "failing_over", "lingering", "closing",
+    "failed", "closed"), error (why it failed).
     `done` is set once the hub is over (closed or failed, every session closed).
     """
 
@@ -144,9 +144,16 @@ class Hub(PlayerSide):
     def state(self) -> str:
         if self._final:
             return self._final
+        if self._terminal:
+            return "closing"  # its sessions are being closed; `done` comes after
         if self._linger is not None:
             return "lingering"
         return self._upstream_state
+
+    @property
+    def accepts_players(self) -> bool:
+        """False from the moment it starts closing or failing: a player then needs a new hub."""
+        return not self._terminal
 
     def stats(self) -> dict:
         return {

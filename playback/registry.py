@@ -94,7 +94,9 @@ class Registry:
         """The content's hub, made if it has none (ProxyCapacity beyond PROXY_MAX_STREAMS)."""
         await self._ensure_started()
         hub = self.hubs.get(content.key)
-        if hub is not None and not hub.done.is_set() and hub.state not in ("failed", "closed"):
+        # A hub still closing its session (the engine's stop can take a second) is not `done` yet,
+        # but admits nobody: the content gets a new hub, as it would a moment later.
+        if hub is not None and hub.accepts_players:
             return hub
         running = sum(1 for other in self.hubs.values() if not other.done.is_set())
         if running >= conf().PROXY_MAX_STREAMS:

@@ -440,6 +440,38 @@ def test_an_engine_dying_while_the_hub_lingers_ends_it_without_another_engine():
     asyncio.run(scenario())
 
 
+class SlowToClose(FakeSession):
+    """An engine whose stop command answers only when the test lets it."""
+
+    def __init__(self, label):
+        super().__init__(label)
+        self.may_close = asyncio.Event()
+
+    async def close(self, reason):
+        await self.may_close.wait()
+        await super().close(reason)
+
+
+def test_a_hub_closing_its_session_admits_nobody_until_it_is_done():
+    async def scenario():
+        session = SlowToClose("e1")
+        hub = Hub("c1", Engines(session), limits(linger_s=0.05))
+        player = FakePlayer()
+        task = asyncio.create_task(play(hub, player))
+        await until(lambda: player.packets >= 50)
+        player.leave()
+        await task
+        await until(lambda: hub.state == "closing", what="the linger to end")
+        assert not hub.accepts_players and not hub.done.is_set()
+        with pytest.raises(HubClosed):
+            hub.admit()
+        session.may_close.set()
+        await asyncio.wait_for(hub.done.wait(), 2)
+        assert hub.state == "closed" and session.closed == ["no_players"]
+
+    asyncio.run(scenario())
+
+
 def test_a_player_back_within_the_linger_keeps_the_session():
     async def scenario():
         session = FakeSession("e1")
