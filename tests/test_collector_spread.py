@@ -59,7 +59,10 @@ def test_spread_requests_start_at_even_steps_in_url_order(stat_server):
 
     assert all(outcome.stats and outcome.stats["peers"] == 3 for outcome in outcomes.values())
     times = [moment - began for moment, _ in stat_server.arrivals]
-    assert [path for _, path in stat_server.arrivals] == [f"/stat/{n:02d}" for n in range(10)]
+    order = [int(path.removeprefix("/stat/")) for _, path in stat_server.arrivals]
+    assert sorted(order) == list(range(10))
+    # In URL order; the server's threads may record two that arrive together the other way round.
+    assert all(abs(index - position) <= 1 for position, index in enumerate(order)), order
     assert times[0] < 0.3, "the first request goes out at once"
     assert times[-1] >= 0.9 * 9 / 10, "the last one starts nine steps of 0.1 s later"
     steps = [later - earlier for earlier, later in itertools.pairwise(times)]
