@@ -150,6 +150,15 @@ async def play(hub: Hub, player: FakePlayer) -> str:
     return await hub.serve(player.send, player.receive, player.flow, seat)
 
 
+async def one_player_plays_then_leaves(hub: Hub) -> str:
+    """A player reads 50 packets and leaves; returns how its serve ended."""
+    player = FakePlayer()
+    task = asyncio.create_task(play(hub, player))
+    await until(lambda: player.packets >= 50)
+    player.leave()
+    return await task
+
+
 async def until(condition, timeout=3.0, what="the condition"):
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -426,11 +435,7 @@ def test_an_engine_dying_while_the_hub_lingers_ends_it_without_another_engine():
         session = FakeSession("e1")
         engines = Engines(session, FakeSession("e2"))
         hub = Hub("c1", engines, limits(linger_s=30))
-        player = FakePlayer()
-        task = asyncio.create_task(play(hub, player))
-        await until(lambda: player.packets >= 50)
-        player.leave()
-        await task
+        assert await one_player_plays_then_leaves(hub) == "left"
         assert hub.state == "lingering"
         assert hub.engine_died("e1") is True
         await asyncio.wait_for(hub.done.wait(), 2)  # not the linger's 30 s
@@ -456,11 +461,7 @@ def test_a_hub_closing_its_session_admits_nobody_until_it_is_done():
     async def scenario():
         session = SlowToClose("e1")
         hub = Hub("c1", Engines(session), limits(linger_s=0.05))
-        player = FakePlayer()
-        task = asyncio.create_task(play(hub, player))
-        await until(lambda: player.packets >= 50)
-        player.leave()
-        await task
+        assert await one_player_plays_then_leaves(hub) == "left"
         await until(lambda: hub.state == "closing", what="the linger to end")
         assert not hub.accepts_players and not hub.done.is_set()
         with pytest.raises(HubClosed):
