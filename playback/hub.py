@@ -150,11 +150,6 @@ class Hub(PlayerSide):
             return "lingering"
         return self._upstream_state
 
-    @property
-    def accepts_players(self) -> bool:
-        """False from the moment it starts closing or failing: a player then needs a new hub."""
-        return not self._terminal
-
     def stats(self) -> dict:
         return {
             "key": self.key, "state": self.state, "label": self.label, "players": self.players,

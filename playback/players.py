@@ -110,9 +110,14 @@ class PlayerSide:
     _players: set[_Player]
     _next_sweep: float
 
+    @property
+    def accepts_players(self) -> bool:
+        """False from the moment it starts closing or failing: a player then needs a new hub."""
+        return not self._terminal
+
     def admit(self) -> Seat:
         """Take a player's seat; starts the upstream at the first one and keeps a lingering session."""
-        if self._terminal:
+        if not self.accepts_players:
             raise HubClosed(f"{self.key}: the hub is {self.state}")
         if self.players >= self.limits.max_players:
             raise TooManyPlayers(f"{self.key}: {self.limits.max_players} players already")
