@@ -12,10 +12,12 @@ from urllib.parse import urlsplit
 
 import docker
 import docker.errors
+import docker.models.images
 import pytest
 import requests
 
 from tests.support import ts
+from tests.support.containers import wait_answering
 from tests.support.events import wait_for
 from tests.support.images import engine_sim_image, gluetun_sim_image
 
@@ -57,18 +59,6 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def wait_ready(url, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if requests.get(url, timeout=1).status_code < 500:
-                return
-        except requests.RequestException:
-            if time.monotonic() > deadline:
-                raise
-        time.sleep(0.1)
-
-
 def start_engine(run, **kwargs):
     """An engine sim on container port 40123, published on a free loopback port; its base URL."""
     host_port = free_port()
@@ -77,7 +67,7 @@ def start_engine(run, **kwargs):
         engine_sim_image(), environment=env, ports={"40123/tcp": ("127.0.0.1", host_port)}, **kwargs
     )
     base = f"http://127.0.0.1:{host_port}"
-    wait_ready(base + STATUS_PATH)
+    wait_answering(base + STATUS_PATH)
     return container, base
 
 
@@ -86,12 +76,15 @@ def set_fault(base, mode):
 
 
 @pytest.mark.docker
-def test_images_are_labelled_and_reused(client):
+def test_images_are_labelled_and_reused(client, monkeypatch):
     tag = engine_sim_image()
     assert client.images.get(tag).labels["orch-test"] == "1"
-    started = time.monotonic()
+
+    def no_build(*args, **kwargs):
+        raise AssertionError("an unchanged simulator must reuse its image, not build it again")
+
+    monkeypatch.setattr(docker.models.images.ImageCollection, "build", no_build)
     assert engine_sim_image() == tag
-    assert time.monotonic() - started < 1
 
 
 @pytest.mark.docker
@@ -108,8 +101,9 @@ def test_engine_playback_stats_and_stop(run):
     assert response["stat_url"].startswith(base + "/ace/stat/")
     assert response["is_live"] == 1
     first = requests.get(response["stat_url"], timeout=5).json()["response"]
-    time.sleep(0.3)
-    second = requests.get(response["stat_url"], timeout=5).json()["response"]
+    second = wait_for(lambda: (
+        later if (later := requests.get(response["stat_url"], timeout=5).json()["response"])
+        ["downloaded"] > first["downloaded"] else None), timeout=10, interval=0.1)
     assert 5 <= second["peers"] <= 40
     assert second["downloaded"] > first["downloaded"]
     assert second["playback_session_id"] == response["playback_session_id"]
@@ -124,10 +118,9 @@ def test_engine_playback_stats_and_stop(run):
     missing = requests.get(base + "/ace/getstream", params={"format": "json"}, timeout=5).json()
     assert missing == {"response": None, "error": "missing content id"}
 
-    began = time.monotonic()
     container.stop(timeout=10)
-    assert time.monotonic() - began < 3, "SIGTERM must stop the simulator promptly"
     container.reload()
+    # Exit code 0, not 137: the simulator stopped on SIGTERM before Docker's SIGKILL 10 s later.
     assert container.attrs["State"]["ExitCode"] == 0
 
 
@@ -172,7 +165,7 @@ def test_gluetun_control_and_shared_namespace(run):
         },
     )
     control = f"http://127.0.0.1:{control_port}"
-    wait_ready(control + "/v1/vpn/status")
+    wait_answering(control + "/v1/vpn/status")
     assert requests.get(control + "/v1/vpn/status", timeout=5).json() == {"status": "running"}
     assert requests.get(control + "/v1/publicip/ip", timeout=5).json()["public_ip"] == "203.0.113.7"
     assert requests.get(control + "/v1/portforward", timeout=5).json() == {"port": 5914}
@@ -197,7 +190,7 @@ def test_gluetun_control_and_shared_namespace(run):
         environment={"CONF": "--http-port=40123\n--https-port=45123"},
         network_mode=f"container:{gluetun.name}",
     )
-    wait_ready(f"http://127.0.0.1:{engine_port}{STATUS_PATH}")
+    wait_answering(f"http://127.0.0.1:{engine_port}{STATUS_PATH}")
     assert requests.get(f"http://127.0.0.1:{engine_port}{STATUS_PATH}", timeout=5).status_code == 200
     engine.reload()
     assert engine.status == "running"

@@ -1,9 +1,35 @@
-"""Containers left on the shared Docker engine by test runs whose process is gone."""
+"""Containers the tests start on the shared Docker engine: waiting until one answers, and
+removing those left by test runs whose process is gone."""
 
 import os
+import time
 
 import docker
 import docker.errors
+import httpx
+
+from tests import environment
+
+# A deadline, not a pause: a container that answers ends the wait at once. Under the suite's
+# bursts of 100 container starts on 2 cores, a simulator can take well over 15 s to listen (Docker's
+# port proxy meanwhile accepts connections and closes them), so this follows the orchestrator's own
+# startup deadline of the test environment.
+READY_TIMEOUT_S = float(environment.TEST_ENV["STARTUP_TIMEOUT_S"])
+
+
+def wait_answering(url: str, timeout: float = READY_TIMEOUT_S) -> None:
+    """Poll `url` until it answers below 500; the last error is raised after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(url, timeout=1).status_code < 500:
+                return
+        except httpx.HTTPError:
+            if time.monotonic() > deadline:
+                raise
+        else:
+            assert time.monotonic() < deadline, f"{url} answered 5xx for {timeout} s"
+        time.sleep(0.05)
 
 
 def remove_orphans(client: docker.DockerClient, label_key: str) -> None:

@@ -12,7 +12,6 @@ this module themselves, so pytest can still rewrite its asserts).
 from __future__ import annotations
 
 import contextlib
-import time
 
 import docker
 import docker.errors
@@ -21,7 +20,7 @@ import pytest
 
 from core.config import PortRange
 from tests import environment
-from tests.support.containers import remove_orphans
+from tests.support.containers import remove_orphans, wait_answering
 
 LABEL_KEY = "orchestrator.test.gluetun"
 ENGINE_PORTS = 20  # engine ports published on Gluetun: 10 engines, HTTP and HTTPS each
@@ -57,16 +56,8 @@ class GluetunSim:
         self.wait_ready()
         return self
 
-    def wait_ready(self, timeout: float = 15) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                httpx.get(f"{self.url}/sim/state", timeout=1).raise_for_status()
-                return
-            except httpx.HTTPError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
+    def wait_ready(self) -> None:
+        wait_answering(f"{self.url}/sim/state")
 
     def set(self, **changes) -> dict:
         """Change the simulated state: status, public_ip, port, api_key, api_version."""
