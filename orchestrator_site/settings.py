@@ -150,13 +150,21 @@ def _default_database() -> dict:
 
 DATABASES = {"default": _default_database()}
 
-if ORCH.REDIS_URL:
-    CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [ORCH.REDIS_URL]},
-        }
+
+def redis_channel_layer(url: str) -> dict:
+    """The channel layer across processes and hosts. redis-py 8 reads with a 5 s socket timeout
+    by default, and channels-redis waits for messages with a blocking BZPOPMIN of the same 5 s:
+    the client gives up first, and the consumer dies with "Timeout reading from …" (the panel's
+    socket closes with 1011; redis-py issue 4091, channels_redis issue 422). The read timeout
+    outlasts that blocking read; being finite, it still notices a Redis that stopped answering."""
+    return {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [{"address": url, "socket_timeout": 20}]},
     }
+
+
+if ORCH.REDIS_URL:
+    CHANNEL_LAYERS = {"default": redis_channel_layer(ORCH.REDIS_URL)}
 else:
     # A database of its own keeps the layer's polling away from the fleet's write lock.
     INSTALLED_APPS.append("channels_lite")
