@@ -7,7 +7,7 @@ import pytest
 from engines import health
 from engines.models import Engine
 from streams.models import Stream
-from tests.support.events import listening, started_stream, wait_for
+from tests.support.events import EVENT_DEADLINE_S, listening, started_stream, wait_for
 
 pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]
 
@@ -20,13 +20,13 @@ def test_a_crashed_engine_is_marked_at_once_and_comes_back_as_the_same_engine(ap
         # The simulator answers, then exits with code 1.
         httpx.get(f"http://127.0.0.1:{body['host_http_port']}/sim/fault?mode=exit", timeout=5)
 
-        # Within a second: its stream ended, the reason of the death kept.
-        wait_for(lambda: Stream.objects.get(pk=stream.pk).status == "ended", timeout=1)
+        # The listener (no health check runs): its stream ended, the reason of the death kept.
+        wait_for(lambda: Stream.objects.get(pk=stream.pk).status == "ended", EVENT_DEADLINE_S)
         wait_for(lambda: Engine.objects.get(pk=before.pk).last_health_error
-                 == "container died, exit code 1", timeout=1)
+                 == "container died, exit code 1", EVENT_DEADLINE_S)
         # Docker restarts it; the listener sees the start and the record is running again.
         engine = wait_for(lambda: Engine.objects.filter(pk=before.pk, state="running").first(),
-                          timeout=5)
+                          EVENT_DEADLINE_S)
 
     assert Stream.objects.get(pk=stream.pk).ended_reason == "engine_died"
     assert engine.container_id == before.container_id
