@@ -20,12 +20,16 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "orchestrator_site.settings")
 
 
 def setup_django():
+    """Django set up and every database migrated: the fleet's and, on SQLite, the channel
+    layer's (which notify() writes to)."""
     import django
 
     django.setup()
+    from django.conf import settings
     from django.core.management import call_command
 
-    call_command("migrate", verbosity=0)
+    for database in settings.DATABASES:
+        call_command("migrate", database=database, verbosity=0)
 
 
 def percentile(values, pct: float) -> float:

@@ -27,14 +27,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import Row, median, print_table  # noqa: E402 - isolates this run first
+import bench.common  # noqa: E402 - isolates this run first
+from bench.common import Row, median, print_table  # noqa: E402
 from tests import environment  # noqa: E402
 
 ORIGINAL_MONITOR_TICK_S = 10.0
 AUTH = {"Authorization": f"Bearer {environment.TEST_ENV['API_KEY']}"}
 
 
-def setup_django(engines: int) -> None:
+def setup_environment(engines: int) -> None:
     from tests.support.images import engine_sim_image
 
     os.environ.update({
@@ -44,13 +45,7 @@ def setup_django(engines: int) -> None:
         "HEALTH_CHECK_TIMEOUT_S": "5",
         "DJANGO_SETTINGS_MODULE": "orchestrator_site.settings",
     })
-    import django
-    from django.conf import settings
-    from django.core.management import call_command
-
-    django.setup()
-    for database in settings.DATABASES:  # the fleet's, and the channel layer's
-        call_command("migrate", database=database, verbosity=0)
+    bench.common.setup_django()
 
 
 def provision(count: int) -> list:
@@ -183,7 +178,7 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--kills", type=int, default=5)
     parser.add_argument("--hung", type=int, default=10, help="engines hanging in the hung pass")
     args = parser.parse_args(argv)
-    setup_django(args.engines)
+    setup_environment(args.engines)
     from core.config import conf
 
     cfg = conf()

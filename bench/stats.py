@@ -31,13 +31,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import Row, median, print_table  # noqa: E402 - isolates this run first
+import bench.common  # noqa: E402 - isolates this run first
+from bench.common import Row, median, print_table  # noqa: E402
 from tests import environment  # noqa: E402
 
 INTERVAL_S = 5
 
 
-def setup_django(engines: int) -> None:
+def setup_environment(engines: int) -> None:
     from tests.support.images import engine_sim_image
 
     os.environ.update({
@@ -46,13 +47,7 @@ def setup_django(engines: int) -> None:
         "COLLECT_INTERVAL_S": str(INTERVAL_S),
         "DJANGO_SETTINGS_MODULE": "orchestrator_site.settings",
     })
-    import django
-    from django.conf import settings
-    from django.core.management import call_command
-
-    django.setup()
-    for database in settings.DATABASES:
-        call_command("migrate", database=database, verbosity=0)
+    bench.common.setup_django()
 
 
 def provision(count: int) -> list:
@@ -183,7 +178,7 @@ def main() -> list[Row]:
     parser.add_argument("--passes", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=60)
     args = parser.parse_args()
-    setup_django(args.engines)
+    setup_environment(args.engines)
     try:
         began = time.monotonic()
         engines = provision(args.engines)
