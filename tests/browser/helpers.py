@@ -16,6 +16,14 @@ ADMIN = (environment.TEST_ENV["ADMIN_USERNAME"], environment.TEST_ENV["ADMIN_PAS
 XSS = "<img src=x onerror=alert(1)>"
 
 
+def screenshot(page, name: str, full_page: bool = True) -> None:
+    """tests/artifacts/<name>.png, to be looked at; the page must not scroll sideways."""
+    width = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    assert width[0] <= width[1], f"{name}: {width[0]} px wide in a {width[1]} px window"
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=full_page)
+
+
 def log_in(page, base_url: str) -> None:
     """Through Django's login form, as an operator does."""
     page.goto(f"{base_url}/panel")

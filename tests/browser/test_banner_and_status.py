@@ -7,13 +7,12 @@ to tests/artifacts/. A session that is not staff gets nothing."""
 import pytest
 
 from tests import environment
-from tests.browser.helpers import ARTIFACTS, DESKTOP, PHONE, mark_page, wait_live, was_not_reloaded
+from tests.browser.helpers import DESKTOP, PHONE, mark_page, screenshot, wait_live, was_not_reloaded
 
 pytestmark = [pytest.mark.browser, pytest.mark.live, pytest.mark.docker]
 
 # A registry that refuses at once: the pull fails in milliseconds, not after a network timeout.
 MISSING = f"127.0.0.1:1/orch-missing-{environment.RUN_ID}:latest"
-NO_HORIZONTAL_SCROLL = "document.documentElement.scrollWidth <= window.innerWidth"
 
 
 @pytest.fixture
@@ -27,12 +26,6 @@ def missing_image(api, fleet, engine_image):
         fleet.images.remove(MISSING, noprune=True)
     except Exception:  # noqa: BLE001 - never tagged: the test failed before the fix
         pass
-
-
-def screenshot(page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    assert page.evaluate(NO_HORIZONTAL_SCROLL), (name, page.evaluate("document.documentElement.scrollWidth"))
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
 def test_banner_appears_when_the_image_is_unavailable_and_goes_when_it_is_fixed(
