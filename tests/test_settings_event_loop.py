@@ -13,7 +13,7 @@ from core.config import conf
 from core.models import Setting, SettingsRevision
 
 pytestmark = pytest.mark.django_db(transaction=True)
-pytest_plugins = ["tests.support.config"]
+pytest_plugins = ["tests.support.clock"]
 
 
 def test_conf_on_an_event_loop_never_blocks_and_follows_a_change(orch, monkeypatch,

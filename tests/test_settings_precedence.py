@@ -12,7 +12,7 @@ from core.config import conf
 from core.models import Setting
 
 pytestmark = pytest.mark.django_db
-pytest_plugins = ["tests.support.config"]
+pytest_plugins = ["tests.support.clock"]
 
 
 def patch(api, body):
