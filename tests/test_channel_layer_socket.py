@@ -26,7 +26,8 @@ ANNOUNCE = (
 
 
 def receive_announcement(orch: Orchestrator, name: str) -> float:
-    """Announce from a separate `manage.py shell` process; seconds from notify() to the socket."""
+    """Announce from a separate `manage.py shell` process; seconds from notify() to the socket,
+    printed only: the tests check that it arrives, bench/panel.py how fast."""
     with open_socket(orch, staff_cookie(orch)) as socket:
         # Read while the other process runs, so the time taken is the delivery, not its exit.
         announcer = threading.Thread(target=orch.manage, args=("shell", "-c", ANNOUNCE.format(name=name)))
@@ -63,13 +64,11 @@ def with_redis(redis_url):
 def test_notify_from_another_process_reaches_the_socket_through_sqlite(embedded):
     latency = receive_announcement(embedded, "ace-sqlite")
     print(f"sqlite layer: notify() to socket in {latency * 1000:.0f} ms")
-    assert latency < 2
 
 
 def test_notify_from_another_process_reaches_the_socket_through_redis(with_redis):
     latency = receive_announcement(with_redis, "ace-redis")
     print(f"redis layer: notify() to socket in {latency * 1000:.0f} ms")
-    assert latency < 2
 
 
 def test_anonymous_socket_is_refused(embedded):

@@ -2,9 +2,7 @@
 sending them in one burst; a manual pass still sends them at once."""
 
 import asyncio
-import itertools
 import json
-import statistics
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -63,16 +61,14 @@ def test_spread_requests_start_at_even_steps_in_url_order(stat_server):
     outcomes = asyncio.run(fetch_all(_targets(stat_server, 10), timeout=2, spread_seconds=1.0))
 
     assert all(outcome.stats and outcome.stats["peers"] == 3 for outcome in outcomes.values())
-    times = [moment - began for moment, _ in stat_server.arrivals]
     order = [int(path.removeprefix("/stat/")) for _, path in stat_server.arrivals]
     assert sorted(order) == list(range(10))
     # In URL order; the server's threads may record two that arrive together the other way round.
     assert all(abs(index - position) <= 1 for position, index in enumerate(order)), order
-    assert times[0] < 0.3, "the first request goes out at once"
-    assert times[-1] >= 0.9 * 9 / 10, "the last one starts nine steps of 0.1 s later"
-    steps = [later - earlier for earlier, later in itertools.pairwise(times)]
-    # The median: on a loaded machine the server's thread may take two arrivals late and together.
-    assert statistics.median(steps) >= 0.07, f"requests not spread: {steps}"
+    # Each one waited its steps of 0.1 s before it went out (a loaded machine only adds to that).
+    early = [(index, round(moment - began, 3)) for moment, path in stat_server.arrivals
+             if moment - began < (index := int(path.removeprefix("/stat/"))) * 0.1]
+    assert not early, f"requests sent before their step: {early}"
 
 
 def test_without_spread_an_engines_requests_are_in_flight_together(stat_server):
