@@ -16,7 +16,7 @@ from tests.support.stream_events import provision, start_streams
 
 class _StatServer(ThreadingHTTPServer):
     """Answers every GET with playing-session stats and notes when each request arrived. With
-    `together` set to a count, each answer waits until that many requests are in (or 8 s)."""
+    `together` set, each answer first waits at that barrier (until its parties are all in)."""
 
     def __init__(self):
         self.arrivals: list[tuple[float, str]] = []
@@ -61,13 +61,14 @@ def test_spread_requests_start_at_even_steps_in_url_order(stat_server):
     outcomes = asyncio.run(fetch_all(_targets(stat_server, 10), timeout=2, spread_seconds=1.0))
 
     assert all(outcome.stats and outcome.stats["peers"] == 3 for outcome in outcomes.values())
-    order = [int(path.removeprefix("/stat/")) for _, path in stat_server.arrivals]
+    arrivals = [(int(path.removeprefix("/stat/")), moment - began)
+                for moment, path in stat_server.arrivals]
+    order = [index for index, _ in arrivals]
     assert sorted(order) == list(range(10))
     # In URL order; the server's threads may record two that arrive together the other way round.
     assert all(abs(index - position) <= 1 for position, index in enumerate(order)), order
     # Each one waited its steps of 0.1 s before it went out (a loaded machine only adds to that).
-    early = [(index, round(moment - began, 3)) for moment, path in stat_server.arrivals
-             if moment - began < (index := int(path.removeprefix("/stat/"))) * 0.1]
+    early = [(index, round(after, 3)) for index, after in arrivals if after < index * 0.1]
     assert not early, f"requests sent before their step: {early}"
 
 

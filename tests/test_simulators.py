@@ -101,9 +101,12 @@ def test_engine_playback_stats_and_stop(run):
     assert response["stat_url"].startswith(base + "/ace/stat/")
     assert response["is_live"] == 1
     first = requests.get(response["stat_url"], timeout=5).json()["response"]
-    second = wait_for(lambda: (
-        later if (later := requests.get(response["stat_url"], timeout=5).json()["response"])
-        ["downloaded"] > first["downloaded"] else None), timeout=10, interval=0.1)
+
+    def grown():
+        later = requests.get(response["stat_url"], timeout=5).json()["response"]
+        return later if later["downloaded"] > first["downloaded"] else None
+
+    second = wait_for(grown, timeout=10, interval=0.1)
     assert 5 <= second["peers"] <= 40
     assert second["downloaded"] > first["downloaded"]
     assert second["playback_session_id"] == response["playback_session_id"]
